@@ -1,0 +1,48 @@
+/**
+ * Divergence ∇·f(x) of a per-example map f: [B, …] → [B, …] (MATH.md §2): exact with one VJP per
+ * dimension, or Hutchinson's vᵀ ∂(f·v)/∂x with a probe drawn by the caller and kept fixed for
+ * a whole ODE solve. Both differentiate again when a surrounding `valueAndGrad` traces them.
+ */
+
+import { add, expand, mul, reshape, sumPerExample } from "../ops/basic.ts";
+import { tensor } from "../constants.ts";
+import { fmt, sameShape } from "../shape.ts";
+import type { Tensor } from "../tensor.ts";
+import { vjp } from "./grad.ts";
+
+export type DivergenceMethod = { method: "exact" } | { method: "hutchinson"; probe: Tensor };
+
+/** Returns f(x) and its per-example divergence (shape [B]). */
+export function divergence(
+  f: (x: Tensor) => Tensor,
+  x: Tensor,
+  how: DivergenceMethod,
+): { value: Tensor; div: Tensor } {
+  const { value, pullback } = vjp(f, x);
+  if (!sameShape(value.shape, x.shape)) {
+    throw new Error(`divergence: f maps ${fmt(x.shape)} to ${fmt(value.shape)}; shapes must match`);
+  }
+  if (how.method === "hutchinson") {
+    if (!sameShape(how.probe.shape, x.shape)) {
+      throw new Error(
+        `divergence: probe ${fmt(how.probe.shape)} must have the shape of x ${fmt(x.shape)}`,
+      );
+    }
+    return { value, div: sumPerExample(mul(how.probe, pullback(how.probe))) };
+  }
+  // Exact: Σ_i e_iᵀ J e_i, one pullback per coordinate, for all examples at once.
+  const batch = x.shape[0];
+  const dim = x.size / batch;
+  let div: Tensor | null = null;
+  for (let i = 0; i < dim; i++) {
+    const onehot = new Float64Array(dim);
+    onehot[i] = 1;
+    const e = expand(
+      reshape(tensor(x.backend, onehot, [1, dim], x.dtype), [1, ...x.shape.slice(1)]),
+      x.shape,
+    );
+    const term = sumPerExample(mul(e, pullback(e)));
+    div = div === null ? term : add(div, term);
+  }
+  return { value, div: div! };
+}

@@ -1,0 +1,129 @@
+/**
+ * One vector-Jacobian product per primitive, written in Tensor ops so that the backward pass
+ * is itself differentiable (gradients of gradients, Hutchinson divergences inside losses).
+ * `needs[i]` says whether input i wants a gradient; a rule returns null where it does not.
+ */
+
+import type { Prim, PrimParams } from "../primitives.ts";
+import type { Tensor } from "../tensor.ts";
+import {
+  cast,
+  cos,
+  div,
+  eq,
+  expand,
+  inversePermutation,
+  keptShape,
+  lt,
+  matmul,
+  mul,
+  neg,
+  pad,
+  permute,
+  reshape,
+  sign,
+  sin,
+  slice,
+  sub,
+  sum,
+  sumToShape,
+  where,
+} from "../ops/basic.ts";
+
+export type VjpRule<P extends Prim> = (
+  g: Tensor,
+  out: Tensor,
+  inputs: Tensor[],
+  params: PrimParams[P],
+  needs: boolean[],
+) => (Tensor | null)[];
+
+const noGradient = () => [null, null, null];
+
+/** Gradient of a two-input broadcasting op from the per-input local products. */
+function both(
+  needs: boolean[],
+  inputs: Tensor[],
+  ga: () => Tensor,
+  gb: () => Tensor,
+): (Tensor | null)[] {
+  return [
+    needs[0] ? sumToShape(ga(), inputs[0].shape) : null,
+    needs[1] ? sumToShape(gb(), inputs[1].shape) : null,
+  ];
+}
+
+export const vjpRules: { [P in Prim]: VjpRule<P> } = {
+  // d(−x) = −dx
+  neg: (g) => [neg(g)],
+  // d exp(x) = exp(x) dx
+  exp: (g, out) => [mul(g, out)],
+  // d log(x) = dx / x
+  log: (g, _out, [x]) => [div(g, x)],
+  // d sin(x) = cos(x) dx
+  sin: (g, _out, [x]) => [mul(g, cos(x))],
+  // d cos(x) = −sin(x) dx
+  cos: (g, _out, [x]) => [neg(mul(g, sin(x)))],
+  // d √x = dx / (2√x)
+  sqrt: (g, out) => [div(g, mul(out, 2))],
+  // d(1/x) = −dx / x²
+  recip: (g, out) => [neg(mul(g, mul(out, out)))],
+  // d tanh(x) = (1 − tanh²x) dx
+  tanh: (g, out) => [mul(g, sub(1, mul(out, out)))],
+  // d σ(x) = σ(1 − σ) dx
+  sigmoid: (g, out) => [mul(g, mul(out, sub(1, out)))],
+  // d|x| = sign(x) dx
+  abs: (g, _out, [x]) => [mul(g, sign(x))],
+  // sign is piecewise constant
+  sign: noGradient,
+  add: (g, _out, inputs, _p, needs) => both(needs, inputs, () => g, () => g),
+  sub: (g, _out, inputs, _p, needs) => both(needs, inputs, () => g, () => neg(g)),
+  // d(ab) = b da + a db
+  mul: (g, _out, [a, b], _p, needs) => both(needs, [a, b], () => mul(g, b), () => mul(g, a)),
+  // d(a/b) = da/b − (a/b) db/b
+  div: (g, out, [a, b], _p, needs) =>
+    both(needs, [a, b], () => div(g, b), () => neg(div(mul(g, out), b))),
+  // the larger input takes the gradient; ties go to a
+  maximum: (g, _out, [a, b], _p, needs) =>
+    both(needs, [a, b], () => where(lt(a, b), 0, g), () => where(lt(a, b), g, 0)),
+  minimum: (g, _out, [a, b], _p, needs) =>
+    both(needs, [a, b], () => where(lt(b, a), 0, g), () => where(lt(b, a), g, 0)),
+  lt: noGradient,
+  eq: noGradient,
+  // the condition carries no gradient
+  where: (g, _out, [c, a, b], _p, needs) => [
+    null,
+    needs[1] ? sumToShape(where(c, g, 0), a.shape) : null,
+    needs[2] ? sumToShape(where(c, 0, g), b.shape) : null,
+  ],
+  // every summand receives g
+  sum: (g, _out, [x], { axes }) => [expand(reshape(g, keptShape(x.shape, axes)), x.shape)],
+  // the maxima share g equally
+  max: (g, out, [x], { axes }) => {
+    const kept = keptShape(x.shape, axes);
+    const mask = eq(x, reshape(out, kept));
+    const share = div(g, sum(mask, axes));
+    return [mul(reshape(share, kept), mask)];
+  },
+  reshape: (g, _out, [x]) => [reshape(g, x.shape)],
+  permute: (g, _out, _in, { perm }) => [permute(g, inversePermutation(perm))],
+  // broadcasting's adjoint is summation
+  expand: (g, _out, [x]) => [sumToShape(g, x.shape)],
+  slice: (g, _out, [x], { starts, ends }) => [pad(g, starts, ends.map((e, d) => x.shape[d] - e))],
+  pad: (g, _out, [x], { before }) => [slice(g, before, before.map((b, d) => b + x.shape[d]))],
+  concat: (g, _out, inputs, { axis }, needs) => {
+    let at = 0;
+    return inputs.map((x, i) => {
+      const starts = g.shape.map((_, d) => (d === axis ? at : 0));
+      const ends = g.shape.map((s, d) => (d === axis ? at + x.shape[axis] : s));
+      at += x.shape[axis];
+      return needs[i] ? slice(g, starts, ends) : null;
+    });
+  },
+  // C = op(A) op(B): d op(A) = G op(B)ᵀ, d op(B) = op(A)ᵀ G, transposed back where op transposed
+  matmul: (g, _out, [a, b], { transA, transB }, needs) => [
+    needs[0] ? (transA ? matmul(b, g, transB, true) : matmul(g, b, false, !transB)) : null,
+    needs[1] ? (transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false)) : null,
+  ],
+  cast: (g, _out, [x]) => [cast(g, x.dtype)],
+};

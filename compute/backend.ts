@@ -1,0 +1,127 @@
+/**
+ * The contract between tensors and the two engines (reference loops, WebGPU kernels).
+ *
+ * Backends see only contiguous storage plus shapes and strides; every primitive of
+ * `primitives.ts` maps onto one of these kernels. The `Record<Op, …>` tables inside each
+ * backend make a missing kernel a compile error.
+ */
+
+export type DType = "f32" | "f64";
+
+export type UnaryOp =
+  | "neg"
+  | "exp"
+  | "log"
+  | "sin"
+  | "cos"
+  | "sqrt"
+  | "recip"
+  | "tanh"
+  | "sigmoid"
+  | "abs"
+  | "sign";
+
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "lt" | "eq";
+
+export type ReduceOp = "sum" | "max";
+
+/** Distributions the counter-based generator can fill a buffer with. */
+export type RandomKind = "uniform" | "normal" | "rademacher" | "truncnormal";
+
+/** Opaque handle to backend memory holding `length` elements of `dtype`. */
+export interface Storage {
+  readonly dtype: DType;
+  readonly length: number;
+}
+
+/** A strided window onto a storage: element `idx` lives at `offset + Σ idx[d]·strides[d]`. */
+export interface View {
+  offset: number;
+  strides: readonly number[];
+}
+
+/** Philox key and the first counter of a draw; see `rng.ts`. */
+export interface RandomParams {
+  kind: RandomKind;
+  key: readonly [number, number];
+  counter: number;
+  /** truncation bound τ for `truncnormal`; unused otherwise */
+  bound: number;
+}
+
+/** Fused Adam(W) hyper-parameters with bias corrections already folded in. */
+export interface AdamParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1 − β1^t and 1 − β2^t */
+  bias1: number;
+  bias2: number;
+}
+
+export interface Backend {
+  readonly name: "reference" | "webgpu";
+  supports(dtype: DType): boolean;
+
+  alloc(length: number, dtype: DType): Storage;
+  write(dst: Storage, data: Float32Array | Float64Array): void;
+  read(src: Storage): Promise<Float32Array | Float64Array>;
+  free(s: Storage): void;
+  /** Bytes held by live storages (not counting pooled, reusable memory). */
+  liveBytes(): number;
+  /** Submits recorded work without waiting for it. */
+  flush(): void;
+  /** Counters for benchmarks: kernels dispatched and pipelines compiled so far. */
+  stats(): { dispatches: number; pipelines: number; submits: number };
+
+  fill(out: Storage, value: number): void;
+  unary(op: UnaryOp, x: Storage, out: Storage): void;
+  /** `out[i] = a[view a] op b[view b]`, i ranging over `shape` (broadcast by zero strides). */
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    av: View,
+    b: Storage,
+    bv: View,
+    shape: number[],
+    out: Storage,
+  ): void;
+  /** `out = cond != 0 ? a : b`, broadcasting like `binary`. */
+  where(
+    cond: Storage,
+    cv: View,
+    a: Storage,
+    av: View,
+    b: Storage,
+    bv: View,
+    shape: number[],
+    out: Storage,
+  ): void;
+  /** Reduces `x` (shape `shape`) over `axes`; `out` holds the kept axes in order. */
+  reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[], out: Storage): void;
+  /** Copies `shape` elements from a strided source window into a strided destination window. */
+  copy(src: Storage, sv: View, dst: Storage, dv: View, shape: number[]): void;
+  /** Batched matmul; each operand's (batch, row, col) strides make transposes free. */
+  matmul(
+    a: Storage,
+    as: readonly [number, number, number],
+    b: Storage,
+    bs: readonly [number, number, number],
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    out: Storage,
+  ): void;
+  cast(x: Storage, out: Storage): void;
+  random(p: RandomParams, out: Storage): void;
+  /** In-place fused Adam(W) update of `param`, `m`, `v` from `grad`. */
+  adam(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void;
+}
+
+export const bytesPerElement: Record<DType, number> = { f32: 4, f64: 8 };
+
+/** Largest tensor rank the kernels index (shapes and strides travel as uniforms). */
+export const MAX_RANK = 6;

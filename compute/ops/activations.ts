@@ -1,0 +1,22 @@
+/** Composed activations and layers' building blocks, differentiable to any order. */
+
+import type { Tensor } from "../tensor.ts";
+import { abs, add, exp, log, max, maximum, mul, neg, sigmoid, sub, sum } from "./basic.ts";
+
+/** silu(x) = x·σ(x) */
+export function silu(x: Tensor): Tensor {
+  return mul(x, sigmoid(x));
+}
+
+/** softplus(x) = max(x, 0) + log(1 + e^{−|x|}), stable for large |x|. */
+export function softplus(x: Tensor): Tensor {
+  return add(maximum(x, 0), log(add(exp(neg(abs(x))), 1)));
+}
+
+/** log Σ exp(x) over `axes`, shifted by the (gradient-free) maximum for stability. */
+export function logsumexp(x: Tensor, axes: readonly number[], keepDims = false): Tensor {
+  const m = max(x, axes, true);
+  const shifted = log(sum(exp(sub(x, m)), axes, true));
+  const out = add(shifted, m);
+  return keepDims ? out : sum(out, axes);
+}

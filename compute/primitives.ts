@@ -1,0 +1,319 @@
+/**
+ * The primitive set: every differentiable operation is one of these (or composed of them).
+ * Each function checks shapes, asks the backend for the kernel and records a tape node when
+ * an input requires a gradient. The VJP of each lives in `autodiff/vjp_rules.ts`.
+ */
+
+import type { BinaryOp, DType, ReduceOp, UnaryOp } from "./backend.ts";
+import { isRecording } from "./autodiff/mode.ts";
+import {
+  broadcastShapes,
+  broadcastStrides,
+  checkRank,
+  contiguousStrides,
+  fmt,
+  normalizeAxes,
+  type Shape,
+  sizeOf,
+} from "./shape.ts";
+import { SharedStorage, Tensor } from "./tensor.ts";
+import { constant } from "./constants.ts";
+
+export type Prim =
+  | UnaryOp
+  | BinaryOp
+  | "where"
+  | ReduceOp
+  | "reshape"
+  | "permute"
+  | "expand"
+  | "slice"
+  | "pad"
+  | "concat"
+  | "matmul"
+  | "cast";
+
+export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
+  sum: { axes: number[] };
+  max: { axes: number[] };
+  reshape: { shape: number[] };
+  permute: { perm: number[] };
+  expand: { shape: number[] };
+  slice: { starts: number[]; ends: number[] };
+  pad: { before: number[]; after: number[] };
+  concat: { axis: number };
+  matmul: { transA: boolean; transB: boolean };
+  cast: { dtype: DType };
+}
+
+export type Operand = Tensor | number;
+
+/** Allocates an uninitialised result on `like`'s backend. */
+export function empty(like: Tensor, shape: Shape, dtype: DType = like.dtype): Tensor {
+  const storage = like.backend.alloc(Math.max(1, sizeOf(shape)), dtype);
+  return new Tensor(new SharedStorage(like.backend, storage), [...shape], dtype);
+}
+
+function record<P extends Prim>(
+  out: Tensor,
+  prim: P,
+  inputs: Tensor[],
+  params: PrimParams[P],
+): Tensor {
+  if (isRecording() && inputs.some((t) => t.requiresGrad)) out.node = { prim, inputs, params };
+  return out;
+}
+
+function asTensor(x: Operand, like: Tensor): Tensor {
+  return typeof x === "number" ? constant(like.backend, x, like.dtype) : x;
+}
+
+function pickLike(op: string, ...xs: Operand[]): Tensor {
+  const t = xs.find((x): x is Tensor => typeof x !== "number");
+  if (!t) throw new Error(`${op}: at least one operand must be a tensor`);
+  for (const x of xs) {
+    if (typeof x === "number") continue;
+    if (x.dtype !== t.dtype) {
+      throw new Error(`${op}: dtypes ${t.dtype} and ${x.dtype} differ; cast first`);
+    }
+    if (x.backend !== t.backend) {
+      throw new Error(
+        `${op}: operands live on different backends (${t.backend.name}, ${x.backend.name})`,
+      );
+    }
+  }
+  return t;
+}
+
+export function unary(op: UnaryOp, x: Tensor): Tensor {
+  const out = empty(x, x.shape);
+  x.backend.unary(op, x.storage, out.storage);
+  return record(out, op, [x], null);
+}
+
+export function binary(op: BinaryOp, a0: Operand, b0: Operand): Tensor {
+  const like = pickLike(op, a0, b0);
+  const a = asTensor(a0, like), b = asTensor(b0, like);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = empty(like, shape);
+  like.backend.binary(
+    op,
+    a.storage,
+    { offset: 0, strides: broadcastStrides(a.shape, shape) },
+    b.storage,
+    { offset: 0, strides: broadcastStrides(b.shape, shape) },
+    shape,
+    out.storage,
+  );
+  return record(out, op, [a, b], null);
+}
+
+/** Elementwise `cond != 0 ? a : b` with broadcasting; `cond` carries no gradient. */
+export function where(cond: Tensor, a0: Operand, b0: Operand): Tensor {
+  const like = pickLike("where", cond, a0, b0);
+  const a = asTensor(a0, like), b = asTensor(b0, like);
+  const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
+  const out = empty(like, shape);
+  const view = (t: Tensor) => ({ offset: 0, strides: broadcastStrides(t.shape, shape) });
+  like.backend.where(
+    cond.storage,
+    view(cond),
+    a.storage,
+    view(a),
+    b.storage,
+    view(b),
+    shape,
+    out.storage,
+  );
+  return record(out, "where", [cond, a, b], null);
+}
+
+/** Sum or max over `axes` (all when omitted); reduced axes are removed from the shape. */
+export function reduce(op: ReduceOp, x: Tensor, axes?: readonly number[]): Tensor {
+  const ax = axes === undefined ? x.shape.map((_, i) => i) : normalizeAxes(op, axes, x.rank);
+  if (op === "max" && ax.some((a) => x.shape[a] === 0)) {
+    throw new Error(`max: empty axis in ${fmt(x.shape)}`);
+  }
+  const shape = x.shape.filter((_, i) => !ax.includes(i));
+  const out = empty(x, shape);
+  x.backend.reduce(op, x.storage, [...x.shape], [...ax].sort((p, q) => p - q), out.storage);
+  return record(out, op, [x], { axes: ax });
+}
+
+/** Same elements, new shape; shares storage (no copy). One dimension may be −1. */
+export function reshape(x: Tensor, shape0: readonly number[]): Tensor {
+  const shape = [...shape0];
+  const hole = shape.indexOf(-1);
+  if (hole >= 0) shape[hole] = x.size / sizeOf(shape.filter((_, i) => i !== hole));
+  if (sizeOf(shape) !== x.size || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`reshape: cannot view ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape0)}`);
+  }
+  checkRank("reshape", shape);
+  x.shared.refs++;
+  const out = new Tensor(x.shared, shape, x.dtype);
+  return record(out, "reshape", [x], { shape });
+}
+
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  const p = normalizeAxes("permute", perm, x.rank);
+  if (p.length !== x.rank) {
+    throw new Error(`permute: ${fmt(perm)} is not a permutation of ${x.rank} axes`);
+  }
+  const shape = p.map((a) => x.shape[a]);
+  const own = contiguousStrides(x.shape);
+  const out = empty(x, shape);
+  x.backend.copy(
+    x.storage,
+    { offset: 0, strides: p.map((a) => own[a]) },
+    out.storage,
+    { offset: 0, strides: contiguousStrides(shape) },
+    shape,
+  );
+  return record(out, "permute", [x], { perm: p });
+}
+
+/** Broadcasts to `shape` (materialised: tensors are always contiguous). */
+export function expand(x: Tensor, shape0: readonly number[]): Tensor {
+  const shape = broadcastShapes("expand", x.shape, shape0);
+  if (shape.length !== shape0.length || shape.some((d, i) => d !== shape0[i])) {
+    throw new Error(`expand: ${fmt(x.shape)} cannot be expanded to ${fmt(shape0)}`);
+  }
+  const out = empty(x, shape);
+  x.backend.copy(
+    x.storage,
+    { offset: 0, strides: broadcastStrides(x.shape, shape) },
+    out.storage,
+    { offset: 0, strides: contiguousStrides(shape) },
+    shape,
+  );
+  return record(out, "expand", [x], { shape });
+}
+
+/** `x[starts[0]:ends[0], …]` with unit steps. */
+export function slice(x: Tensor, starts: readonly number[], ends: readonly number[]): Tensor {
+  if (starts.length !== x.rank || ends.length !== x.rank) {
+    throw new Error(
+      `slice: need ${x.rank} starts and ends for ${fmt(x.shape)}, got ${fmt(starts)}:${fmt(ends)}`,
+    );
+  }
+  for (let d = 0; d < x.rank; d++) {
+    if (!(0 <= starts[d] && starts[d] <= ends[d] && ends[d] <= x.shape[d])) {
+      throw new Error(
+        `slice: range ${starts[d]}:${ends[d]} is outside axis ${d} of ${fmt(x.shape)}`,
+      );
+    }
+  }
+  const shape = starts.map((s, d) => ends[d] - s);
+  const own = contiguousStrides(x.shape);
+  const out = empty(x, shape);
+  if (out.size > 0) {
+    x.backend.copy(
+      x.storage,
+      { offset: starts.reduce((o, s, d) => o + s * own[d], 0), strides: own },
+      out.storage,
+      { offset: 0, strides: contiguousStrides(shape) },
+      shape,
+    );
+  }
+  return record(out, "slice", [x], { starts: [...starts], ends: [...ends] });
+}
+
+/** Zero padding: `before[d]` and `after[d]` zeros around axis d. */
+export function pad(x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
+  if (
+    before.length !== x.rank || after.length !== x.rank || [...before, ...after].some((p) => p < 0)
+  ) {
+    throw new Error(`pad: need ${x.rank} non-negative pads before and after for ${fmt(x.shape)}`);
+  }
+  const shape = x.shape.map((d, i) => d + before[i] + after[i]);
+  const out = empty(x, shape);
+  x.backend.fill(out.storage, 0);
+  const os = contiguousStrides(shape);
+  if (x.size > 0) {
+    x.backend.copy(
+      x.storage,
+      { offset: 0, strides: contiguousStrides(x.shape) },
+      out.storage,
+      { offset: before.reduce((o, p, d) => o + p * os[d], 0), strides: os },
+      [...x.shape],
+    );
+  }
+  return record(out, "pad", [x], { before: [...before], after: [...after] });
+}
+
+export function concat(xs: readonly Tensor[], axis0: number): Tensor {
+  if (xs.length === 0) throw new Error("concat: no tensors given");
+  const like = pickLike("concat", ...xs);
+  const [axis] = normalizeAxes("concat", [axis0], like.rank);
+  for (const x of xs) {
+    if (x.rank !== like.rank || x.shape.some((d, i) => i !== axis && d !== like.shape[i])) {
+      throw new Error(
+        `concat: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ off axis ${axis}`,
+      );
+    }
+  }
+  const shape = [...like.shape];
+  shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
+  const out = empty(like, shape);
+  const os = contiguousStrides(shape);
+  let at = 0;
+  for (const x of xs) {
+    if (x.size > 0) {
+      like.backend.copy(
+        x.storage,
+        { offset: 0, strides: contiguousStrides(x.shape) },
+        out.storage,
+        { offset: at * os[axis], strides: os },
+        [...x.shape],
+      );
+    }
+    at += x.shape[axis];
+  }
+  return record(out, "concat", [...xs], { axis });
+}
+
+/**
+ * op(a) · op(b) over matching leading batch axes, where op transposes the last two axes
+ * when asked; transposes cost nothing (they are strides).
+ */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  pickLike("matmul", a, b);
+  const bad = () =>
+    new Error(
+      `matmul: ${fmt(a.shape)}${transA ? "ᵀ" : ""} and ${fmt(b.shape)}${
+        transB ? "ᵀ" : ""
+      } do not multiply`,
+    );
+  if (a.rank < 2 || a.rank !== b.rank) throw bad();
+  const r = a.rank;
+  const batchShape = a.shape.slice(0, r - 2);
+  if (b.shape.slice(0, r - 2).some((d, i) => d !== batchShape[i])) throw bad();
+  const [m, k] = transA ? [a.shape[r - 1], a.shape[r - 2]] : [a.shape[r - 2], a.shape[r - 1]];
+  const [k2, n] = transB ? [b.shape[r - 1], b.shape[r - 2]] : [b.shape[r - 2], b.shape[r - 1]];
+  if (k !== k2) throw bad();
+  const batch = sizeOf(batchShape);
+  const out = empty(a, [...batchShape, m, n]);
+  const ar = a.shape[r - 1], br = b.shape[r - 1];
+  const aS = (transA ? [a.shape[r - 2] * ar, 1, ar] : [a.shape[r - 2] * ar, ar, 1]) as [
+    number,
+    number,
+    number,
+  ];
+  const bS = (transB ? [b.shape[r - 2] * br, 1, br] : [b.shape[r - 2] * br, br, 1]) as [
+    number,
+    number,
+    number,
+  ];
+  if (out.size > 0) a.backend.matmul(a.storage, aS, b.storage, bS, batch, m, n, k, out.storage);
+  return record(out, "matmul", [a, b], { transA, transB });
+}
+
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  if (!x.backend.supports(dtype)) {
+    throw new Error(`cast: backend ${x.backend.name} has no ${dtype}`);
+  }
+  const out = empty(x, x.shape, dtype);
+  x.backend.cast(x.storage, out.storage);
+  return record(out, "cast", [x], { dtype });
+}

@@ -1,0 +1,220 @@
+/**
+ * The reference backend: plain loops over typed arrays, float64 capable. It shares no code
+ * with the WGSL kernels, so a wrong formula cannot pass on both; it is the oracle of the tests.
+ */
+
+import {
+  type AdamParams,
+  type Backend,
+  type BinaryOp,
+  bytesPerElement,
+  type DType,
+  type RandomParams,
+  type ReduceOp,
+  type Storage,
+  type UnaryOp,
+  type View,
+} from "../backend.ts";
+import { sampleElement } from "../random/philox.ts";
+import { contiguousStrides as contiguous } from "../shape.ts";
+
+type Data = Float32Array | Float64Array;
+
+class RefStorage implements Storage {
+  constructor(readonly dtype: DType, readonly length: number, readonly data: Data) {}
+}
+
+const unaryFns: Record<UnaryOp, (x: number) => number> = {
+  neg: (x) => -x,
+  exp: Math.exp,
+  log: Math.log,
+  sin: Math.sin,
+  cos: Math.cos,
+  sqrt: Math.sqrt,
+  recip: (x) => 1 / x,
+  tanh: Math.tanh,
+  sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+  abs: Math.abs,
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+};
+
+const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  maximum: (a, b) => (a >= b ? a : b),
+  minimum: (a, b) => (a <= b ? a : b),
+  lt: (a, b) => (a < b ? 1 : 0),
+  eq: (a, b) => (a === b ? 1 : 0),
+};
+
+/** Visits every index of `shape`, passing the strided offsets of each view (an odometer). */
+function forEachIndex(
+  shape: readonly number[],
+  views: readonly View[],
+  visit: (i: number, offs: number[]) => void,
+) {
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return;
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  const offs = views.map((v) => v.offset);
+  for (let i = 0; i < n; i++) {
+    visit(i, offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]++;
+      for (let k = 0; k < views.length; k++) offs[k] += views[k].strides[d];
+      if (idx[d] < shape[d]) break;
+      for (let k = 0; k < views.length; k++) offs[k] -= views[k].strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+export class ReferenceBackend implements Backend {
+  readonly name = "reference";
+  #live = 0;
+  #dispatches = 0;
+
+  supports(_dtype: DType): boolean {
+    return true;
+  }
+  alloc(length: number, dtype: DType): Storage {
+    this.#live += length * bytesPerElement[dtype];
+    return new RefStorage(
+      dtype,
+      length,
+      dtype === "f64" ? new Float64Array(length) : new Float32Array(length),
+    );
+  }
+  write(dst: Storage, data: Data): void {
+    (dst as RefStorage).data.set(data);
+  }
+  read(src: Storage): Promise<Data> {
+    return Promise.resolve((src as RefStorage).data.slice());
+  }
+  free(s: Storage): void {
+    this.#live -= s.length * bytesPerElement[s.dtype];
+  }
+  liveBytes(): number {
+    return this.#live;
+  }
+  flush(): void {}
+  stats() {
+    return { dispatches: this.#dispatches, pipelines: 0, submits: 0 };
+  }
+
+  fill(out: Storage, value: number): void {
+    this.#dispatches++;
+    d(out).fill(value);
+  }
+  unary(op: UnaryOp, x: Storage, out: Storage): void {
+    this.#dispatches++;
+    const f = unaryFns[op], src = d(x), dst = d(out);
+    for (let i = 0; i < dst.length; i++) dst[i] = f(src[i]);
+  }
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    av: View,
+    b: Storage,
+    bv: View,
+    shape: number[],
+    out: Storage,
+  ): void {
+    this.#dispatches++;
+    const f = binaryFns[op], A = d(a), B = d(b), O = d(out);
+    forEachIndex(shape, [av, bv], (i, [ia, ib]) => {
+      O[i] = f(A[ia], B[ib]);
+    });
+  }
+  where(
+    c: Storage,
+    cv: View,
+    a: Storage,
+    av: View,
+    b: Storage,
+    bv: View,
+    shape: number[],
+    out: Storage,
+  ): void {
+    this.#dispatches++;
+    const C = d(c), A = d(a), B = d(b), O = d(out);
+    forEachIndex(shape, [cv, av, bv], (i, [ic, ia, ib]) => {
+      O[i] = C[ic] !== 0 ? A[ia] : B[ib];
+    });
+  }
+  reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[], out: Storage): void {
+    this.#dispatches++;
+    const X = d(x), O = d(out);
+    const strides = contiguous(shape);
+    const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const keptView = { offset: 0, strides: kept.map((i) => strides[i]) };
+    const redShape = axes.map((i) => shape[i]);
+    const redStrides = axes.map((i) => strides[i]);
+    forEachIndex(kept.map((i) => shape[i]), [keptView], (o, [base]) => {
+      let acc = op === "sum" ? 0 : -Infinity;
+      forEachIndex(redShape, [{ offset: base, strides: redStrides }], (_, [ix]) => {
+        acc = op === "sum" ? acc + X[ix] : Math.max(acc, X[ix]);
+      });
+      O[o] = acc;
+    });
+  }
+  copy(src: Storage, sv: View, dst: Storage, dv: View, shape: number[]): void {
+    this.#dispatches++;
+    const S = d(src), D = d(dst);
+    forEachIndex(shape, [sv, dv], (_, [is, id]) => {
+      D[id] = S[is];
+    });
+  }
+  matmul(
+    a: Storage,
+    as: readonly [number, number, number],
+    b: Storage,
+    bs: readonly [number, number, number],
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    out: Storage,
+  ): void {
+    this.#dispatches++;
+    const A = d(a), B = d(b), O = d(out);
+    const row = new Float64Array(n);
+    for (let p = 0; p < batch; p++) {
+      for (let i = 0; i < m; i++) {
+        row.fill(0);
+        for (let q = 0; q < k; q++) {
+          const aiq = A[p * as[0] + i * as[1] + q * as[2]];
+          const bBase = p * bs[0] + q * bs[1];
+          for (let j = 0; j < n; j++) row[j] += aiq * B[bBase + j * bs[2]];
+        }
+        O.set(row, (p * m + i) * n);
+      }
+    }
+  }
+  cast(x: Storage, out: Storage): void {
+    this.#dispatches++;
+    d(out).set(d(x).subarray(0, out.length));
+  }
+  random(p: RandomParams, out: Storage): void {
+    this.#dispatches++;
+    const O = d(out);
+    for (let i = 0; i < O.length; i++) O[i] = sampleElement(p, i);
+  }
+  adam(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void {
+    this.#dispatches++;
+    const P = d(param), G = d(grad), M = d(m), V = d(v);
+    for (let i = 0; i < P.length; i++) {
+      M[i] = p.beta1 * M[i] + (1 - p.beta1) * G[i];
+      V[i] = p.beta2 * V[i] + (1 - p.beta2) * G[i] * G[i];
+      const step = (M[i] / p.bias1) / (Math.sqrt(V[i] / p.bias2) + p.eps);
+      P[i] -= p.lr * (step + p.weightDecay * P[i]);
+    }
+  }
+}
+
+function d(s: Storage): Data {
+  return (s as RefStorage).data;
+}

@@ -1,0 +1,131 @@
+/** Elementwise kernels: fill, unary (op code as a uniform), broadcasting binary and where. */
+
+import type { BinaryOp, UnaryOp } from "../../backend.ts";
+import { MAIN_1D, PRELUDE } from "./common.ts";
+
+export const unaryCodes: Record<UnaryOp, number> = {
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sin: 3,
+  cos: 4,
+  sqrt: 5,
+  recip: 6,
+  tanh: 7,
+  sigmoid: 8,
+  abs: 9,
+  sign: 10,
+};
+
+export const binaryCodes: Record<BinaryOp, number> = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  maximum: 4,
+  minimum: 5,
+  lt: 6,
+  eq: 7,
+};
+
+// params: [0] n, [1] value bits
+export const FILL = PRELUDE + /* wgsl */ `
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${MAIN_1D} {
+  let i = flat_index(gid, nwg);
+  if (i >= P(0u)) { return; }
+  out[i] = Pf(1u);
+}`;
+
+// params: [0] n, [1] op
+export const UNARY = PRELUDE + /* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${MAIN_1D} {
+  let i = flat_index(gid, nwg);
+  if (i >= P(0u)) { return; }
+  let v = x[i];
+  var r: f32;
+  switch P(1u) {
+    case 0u: { r = -v; }
+    case 1u: { r = exp(v); }
+    case 2u: { r = log(v); }
+    case 3u: { r = sin(v); }
+    case 4u: { r = cos(v); }
+    case 5u: { r = sqrt(v); }
+    case 6u: { r = 1.0 / v; }
+    case 7u: {
+      // tanh through exp(−2|v|) so large |v| gives ±1, not inf/inf
+      let e = exp(-2.0 * abs(v));
+      r = sign(v) * (1.0 - e) / (1.0 + e);
+    }
+    case 8u: {
+      let e = exp(-abs(v));
+      r = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
+    }
+    case 9u: { r = abs(v); }
+    default: { r = sign(v); }
+  }
+  out[i] = r;
+}`;
+
+// Strided offset of flat index i for operand k (strides at params[base + d]).
+const STRIDED = /* wgsl */ `
+fn strided(i: u32, rank: u32, base: u32) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let s = P(4u + u32(d));
+    off += (rem % s) * P(base + u32(d));
+    rem = rem / s;
+  }
+  return off;
+}`;
+
+// params: [0] n, [1] op, [2] rank, [3] dense flags (bit k: operand k reads index i),
+//         [4..9] shape, [10..15] a strides, [16..21] b strides
+export const BINARY = PRELUDE + STRIDED + /* wgsl */ `
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${MAIN_1D} {
+  let i = flat_index(gid, nwg);
+  if (i >= P(0u)) { return; }
+  let rank = P(2u);
+  let dense = P(3u);
+  let ia = select(strided(i, rank, 10u), i, (dense & 1u) != 0u);
+  let ib = select(strided(i, rank, 16u), i, (dense & 2u) != 0u);
+  let x = a[ia];
+  let y = b[ib];
+  var r: f32;
+  switch P(1u) {
+    case 0u: { r = x + y; }
+    case 1u: { r = x - y; }
+    case 2u: { r = x * y; }
+    case 3u: { r = x / y; }
+    case 4u: { r = select(y, x, x >= y); }
+    case 5u: { r = select(y, x, x <= y); }
+    case 6u: { r = select(0.0, 1.0, x < y); }
+    default: { r = select(0.0, 1.0, x == y); }
+  }
+  out[i] = r;
+}`;
+
+// params: [0] n, [2] rank, [3] dense flags, [4..9] shape, [10..15] cond, [16..21] a, [22..27] b strides
+export const WHERE = PRELUDE + STRIDED + /* wgsl */ `
+@group(0) @binding(1) var<storage, read> c: array<f32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+${MAIN_1D} {
+  let i = flat_index(gid, nwg);
+  if (i >= P(0u)) { return; }
+  let rank = P(2u);
+  let dense = P(3u);
+  let ic = select(strided(i, rank, 10u), i, (dense & 1u) != 0u);
+  if (c[ic] != 0.0) {
+    out[i] = a[select(strided(i, rank, 16u), i, (dense & 2u) != 0u)];
+  } else {
+    out[i] = b[select(strided(i, rank, 22u), i, (dense & 4u) != 0u)];
+  }
+}`;

@@ -1,0 +1,50 @@
+/**
+ * Every tolerance the tests use, each with the reason it is what it is (STYLE 7).
+ * `rtol` scales with |expected|; `atol` covers values near zero.
+ */
+
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+  why: string;
+}
+
+export const tol = {
+  exact: { rtol: 0, atol: 0, why: "bit-identical by construction (uniform bits, data movement)" },
+  f64: {
+    rtol: 1e-12,
+    atol: 1e-12,
+    why: "float64 reference against a closed form; only rounding differs",
+  },
+  f32Elementwise: {
+    rtol: 2e-6,
+    atol: 1e-6,
+    why: "one float32 rounding per op; WGSL exp/log/sin may differ from V8's by a few ulp",
+  },
+  f32Reduction: {
+    rtol: 1e-5,
+    atol: 1e-5,
+    why: "float32 sums of up to ~1000 terms in a different order than the float64 reference",
+  },
+  f32Grad: {
+    rtol: 1e-4,
+    atol: 1e-5,
+    why: "f32 gradients: chains of ops, summation order differs on GPU",
+  },
+  f32Grad2: {
+    rtol: 5e-4,
+    atol: 5e-5,
+    why: "f32 second-order gradients compound two chains of rounding",
+  },
+  finiteDiff: {
+    rtol: 1e-6,
+    atol: 1e-8,
+    why:
+      "central differences on float64 with ε = 1e-5 leave O(ε²) ≈ 1e-10 truncation plus 1e-11/ε rounding",
+  },
+  normalCrossBackend: {
+    rtol: 1e-5,
+    atol: 2e-6,
+    why: "Box–Muller in float32 WGSL (log, cos) against float64 in TypeScript from the same bits",
+  },
+} as const satisfies Record<string, Tolerance>;

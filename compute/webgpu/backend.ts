@@ -24,7 +24,7 @@ import { BufferPool } from "./pool.ts";
 import { PARAM_SLOTS, WORKGROUP } from "./wgsl/common.ts";
 import { BINARY, binaryCodes, FILL, UNARY, unaryCodes, WHERE } from "./wgsl/elementwise.ts";
 import { COPY, REDUCE } from "./wgsl/movement.ts";
-import { MATMUL, MATMUL_TILE } from "./wgsl/matmul.ts";
+import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts";
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
 
 class GpuStorage implements Storage {
@@ -260,8 +260,8 @@ export class WebGpuBackend implements Backend {
     const p = this.#params();
     p.u.set([batch, m, n, k, as[0], as[1], as[2], 0, bs[0], bs[1], bs[2]]);
     this.#dispatch("matmul", [a, b, out], p.offset, [
-      Math.ceil(n / MATMUL_TILE),
-      Math.ceil(m / MATMUL_TILE),
+      Math.ceil(n / (MATMUL_LANES * MATMUL_COLS)),
+      Math.ceil(m / MATMUL_ROWS),
       batch,
     ]);
   }

@@ -26,30 +26,48 @@ import { BINARY, binaryCodes, FILL, UNARY, unaryCodes, WHERE } from "./wgsl/elem
 import { COPY, REDUCE } from "./wgsl/movement.ts";
 import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts";
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
+import { MATMUL_TEX, PACK, TEX_LANES, TEX_ROWS } from "./wgsl/matmul_texture.ts";
 
 class GpuStorage implements Storage {
   readonly dtype = "f32" as const;
   constructor(readonly length: number, readonly buffer: GPUBuffer) {}
 }
 
-/** Each kernel's WGSL and the access of its storage bindings (true = read-only). */
+/** How a kernel binds each resource after the uniform slot. */
+type Binding = "read" | "write" | "texture" | "storageTexture";
+
+/** Each kernel's WGSL and its bindings. */
 const kernels = {
-  fill: { code: FILL, readOnly: [false] },
-  unary: { code: UNARY, readOnly: [true, false] },
-  binary: { code: BINARY, readOnly: [true, true, false] },
-  where: { code: WHERE, readOnly: [true, true, true, false] },
-  copy: { code: COPY, readOnly: [true, false] },
-  reduce: { code: REDUCE, readOnly: [true, false] },
-  matmul: { code: MATMUL, readOnly: [true, true, false] },
-  random: { code: RANDOM, readOnly: [false] },
-  adam: { code: ADAM, readOnly: [false, true, false, false] },
-} as const;
+  fill: { code: FILL, bindings: ["write"] },
+  unary: { code: UNARY, bindings: ["read", "write"] },
+  binary: { code: BINARY, bindings: ["read", "read", "write"] },
+  where: { code: WHERE, bindings: ["read", "read", "read", "write"] },
+  copy: { code: COPY, bindings: ["read", "write"] },
+  reduce: { code: REDUCE, bindings: ["read", "write"] },
+  matmul: { code: MATMUL, bindings: ["read", "read", "write"] },
+  pack: { code: PACK, bindings: ["read", "storageTexture"] },
+  matmulTexture: { code: MATMUL_TEX, bindings: ["texture", "texture", "write"] },
+  random: { code: RANDOM, bindings: ["write"] },
+  adam: { code: ADAM, bindings: ["write", "read", "write", "write"] },
+} as const satisfies Record<string, { code: string; bindings: readonly Binding[] }>;
 type Kernel = keyof typeof kernels;
+type Resource = Storage | GPUTextureView;
+
+/**
+ * Matmul kernels: `texture` packs operands into textures (fast on CPU-backed adapters, see
+ * wgsl/matmul_texture.ts); `storage` reads buffers directly (register-tiled).
+ */
+export type MatmulVariant = "texture" | "storage";
+
+/** Below this many multiply-adds the two packing dispatches cost more than they save. */
+const TEXTURE_MATMUL_MIN_MACS = 1 << 15;
 
 const SLOT_BYTES = PARAM_SLOTS * 4;
 /** Dispatches per submitted batch (the uniform arena holds one slot each). */
 const BATCH_DISPATCHES = 1024;
 const MAX_GROUPS = 65535;
+/** Cached bind groups before the cache is dropped (they hold no memory of their own). */
+const BIND_GROUP_CACHE = 16384;
 
 export class WebGpuBackend implements Backend {
   readonly name = "webgpu";
@@ -58,7 +76,13 @@ export class WebGpuBackend implements Backend {
   readonly software: boolean;
   #pool: BufferPool;
   #stagingPool: BufferPool;
-  #pipelines = new Map<Kernel, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  #pipelines = new Map<
+    string,
+    { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; key: string }
+  >();
+  #bindGroups = new Map<string, GPUBindGroup>();
+  #resourceIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
+  #nextResourceId = 0;
   #arena: GPUBuffer;
   #arenaHost = new Uint32Array(BATCH_DISPATCHES * PARAM_SLOTS);
   #arenaF32 = new Float32Array(this.#arenaHost.buffer);
@@ -68,12 +92,16 @@ export class WebGpuBackend implements Backend {
   #live = 0;
   #stats = { dispatches: 0, pipelines: 0, submits: 0 };
   #lost: string | null = null;
+  #modules = new Map<Kernel, GPUShaderModule>();
+  #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
+  matmulVariant: MatmulVariant;
   #errors: string[] = [];
 
   constructor(gpu: GpuDevice) {
     this.device = gpu.device;
     this.adapterName = gpu.adapterName;
     this.software = gpu.software;
+    this.matmulVariant = gpu.software ? "texture" : "storage";
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.#pool = new BufferPool(this.device, usage);
     this.#stagingPool = new BufferPool(
@@ -173,8 +201,7 @@ export class WebGpuBackend implements Backend {
   unary(op: UnaryOp, x: Storage, out: Storage): void {
     this.#launch1d("unary", [x, out], out.length, (p) => {
       p[0] = out.length;
-      p[1] = unaryCodes[op];
-    });
+    }, { OP: unaryCodes[op] });
   }
   binary(
     op: BinaryOp,
@@ -188,13 +215,11 @@ export class WebGpuBackend implements Backend {
     const n = size(shape);
     this.#launch1d("binary", [a, b, out], n, (p) => {
       p[0] = n;
-      p[1] = binaryCodes[op];
       p[2] = shape.length;
-      p[3] = denseFlags(shape, [av, bv]);
       p.set(shape, 4);
       p.set(av.strides, 10);
       p.set(bv.strides, 16);
-    });
+    }, { OP: binaryCodes[op], DENSE: denseFlags(shape, [av, bv]) });
   }
   where(
     c: Storage,
@@ -210,12 +235,11 @@ export class WebGpuBackend implements Backend {
     this.#launch1d("where", [c, a, b, out], n, (p) => {
       p[0] = n;
       p[2] = shape.length;
-      p[3] = denseFlags(shape, [cv, av, bv]);
       p.set(shape, 4);
       p.set(cv.strides, 10);
       p.set(av.strides, 16);
       p.set(bv.strides, 22);
-    });
+    }, { DENSE: denseFlags(shape, [cv, av, bv]) });
   }
   reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[], out: Storage): void {
     const strides = contiguousStrides(shape);
@@ -257,6 +281,25 @@ export class WebGpuBackend implements Backend {
     out: Storage,
   ): void {
     if (batch > MAX_GROUPS) throw new Error(`webgpu matmul: batch ${batch} exceeds ${MAX_GROUPS}`);
+    if (this.matmulVariant === "texture" && m * n * k >= TEXTURE_MATMUL_MIN_MACS) {
+      const kp = 4 * Math.ceil(k / 4);
+      const maxDim = this.device.limits.maxTextureDimension2D;
+      if (
+        batch * m <= maxDim && batch * kp <= maxDim && kp / 4 <= maxDim &&
+        Math.ceil(n / 4) <= maxDim
+      ) {
+        const ta = this.#pack("a", a, as, batch, m, k, m);
+        const tb = this.#pack("b", b, bs, batch, k, n, kp);
+        const p = this.#params();
+        p.u.set([batch, m, n, k, kp]);
+        this.#dispatch("matmulTexture", [ta, tb, out], p.offset, [
+          Math.ceil(Math.ceil(n / 4) / TEX_LANES),
+          Math.ceil(m / TEX_ROWS),
+          batch,
+        ]);
+        return;
+      }
+    }
     const p = this.#params();
     p.u.set([batch, m, n, k, as[0], as[1], as[2], 0, bs[0], bs[1], bs[2]]);
     this.#dispatch("matmul", [a, b, out], p.offset, [
@@ -287,6 +330,38 @@ export class WebGpuBackend implements Backend {
     });
   }
 
+  /**
+   * Packs the strided matrices X[p] (rows × cols) into a scratch texture along cols, rows padded
+   * to `paddedRows`. Scratch textures are reused: dispatches in one queue run in order, so the
+   * next pack cannot overwrite a texture before the product that reads it has run.
+   */
+  #pack(
+    role: string,
+    x: Storage,
+    strides: readonly [number, number, number],
+    batch: number,
+    rows: number,
+    cols: number,
+    paddedRows: number,
+  ): GPUTextureView {
+    const width = Math.ceil(cols / 4), height = batch * paddedRows;
+    const key = `${role}:${width}x${height}`;
+    let entry = this.#scratch.get(key);
+    if (!entry) {
+      const texture = this.device.createTexture({
+        size: [width, height],
+        format: "rgba32float",
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
+      });
+      entry = { texture, view: texture.createView() };
+      this.#scratch.set(key, entry);
+    }
+    this.#launch1d("pack", [x, entry.view], width * height, (p) => {
+      p.set([width * height, rows, cols, paddedRows, width, strides[0], strides[1], strides[2]]);
+    });
+    return entry.view;
+  }
+
   /** Throws the reason once the device is lost or a validation error was reported. */
   #check(): void {
     if (this.#lost) throw new Error(this.#lost);
@@ -310,47 +385,84 @@ export class WebGpuBackend implements Backend {
 
   #launch1d(
     kernel: Kernel,
-    storages: Storage[],
+    storages: Resource[],
     n: number,
     fill: (u: Uint32Array, f: Float32Array) => void,
+    constants?: Record<string, number>,
   ) {
     if (n === 0) return;
     const p = this.#params();
     fill(p.u, p.f);
     const groups = Math.ceil(n / WORKGROUP);
     const x = Math.min(groups, MAX_GROUPS);
-    this.#dispatch(kernel, storages, p.offset, [x, Math.ceil(groups / x), 1]);
+    this.#dispatch(kernel, storages, p.offset, [x, Math.ceil(groups / x), 1], constants);
   }
 
   #dispatch(
     kernel: Kernel,
-    storages: Storage[],
+    storages: Resource[],
     offset: number,
     grid: [number, number, number],
+    constants?: Record<string, number>,
   ): void {
     this.#check();
-    const { pipeline, layout } = this.#pipeline(kernel);
+    const { pipeline, layout, key } = this.#pipeline(kernel, constants);
     if (!this.#encoder) {
       this.#encoder = this.device.createCommandEncoder();
       this.#pass = this.#encoder.beginComputePass();
     }
-    const bindGroup = this.device.createBindGroup({
-      layout,
-      entries: [
-        { binding: 0, resource: { buffer: this.#arena, offset: 0, size: SLOT_BYTES } },
-        ...storages.map((s, i) => ({ binding: i + 1, resource: { buffer: buf(s) } })),
-      ],
-    });
+    const bindGroup = this.#bindGroup(key, layout, storages);
     this.#pass!.setPipeline(pipeline);
     this.#pass!.setBindGroup(0, bindGroup, [offset]);
     this.#pass!.dispatchWorkgroups(...grid);
     this.#stats.dispatches++;
   }
 
-  #pipeline(kernel: Kernel) {
-    const hit = this.#pipelines.get(kernel);
+  /**
+   * Bind groups are cached by pipeline and resources: pooled buffers come back with the same
+   * identity step after step, so a training loop records mostly cache hits.
+   */
+  #bindGroup(pipelineKey: string, layout: GPUBindGroupLayout, resources: Resource[]): GPUBindGroup {
+    const handles = resources.map((
+      r,
+    ) => (r instanceof GpuStorage ? r.buffer : r as GPUTextureView));
+    let key = pipelineKey;
+    for (const h of handles) {
+      let id = this.#resourceIds.get(h);
+      if (id === undefined) this.#resourceIds.set(h, id = this.#nextResourceId++);
+      key += `,${id}`;
+    }
+    const hit = this.#bindGroups.get(key);
     if (hit) return hit;
-    const { code, readOnly } = kernels[kernel];
+    if (this.#bindGroups.size >= BIND_GROUP_CACHE) this.#bindGroups.clear();
+    const group = this.device.createBindGroup({
+      layout,
+      entries: [
+        { binding: 0, resource: { buffer: this.#arena, offset: 0, size: SLOT_BYTES } },
+        ...handles.map((h, i) => ({
+          binding: i + 1,
+          resource: h instanceof GPUBuffer ? { buffer: h } : h,
+        })),
+      ],
+    });
+    this.#bindGroups.set(key, group);
+    return group;
+  }
+
+  #module(kernel: Kernel, code: string): GPUShaderModule {
+    let module = this.#modules.get(kernel);
+    if (!module) {
+      this.#modules.set(kernel, module = this.device.createShaderModule({ code, label: kernel }));
+    }
+    return module;
+  }
+
+  /** One pipeline per kernel and set of specialisation constants, compiled on first use. */
+  #pipeline(kernel: Kernel, constants?: Record<string, number>) {
+    const key = constants ? `${kernel}:${JSON.stringify(constants)}` : kernel;
+    const hit = this.#pipelines.get(key);
+    if (hit) return hit;
+    const { code, bindings } = kernels[kernel];
     const layout = this.device.createBindGroupLayout({
       entries: [
         {
@@ -358,24 +470,38 @@ export class WebGpuBackend implements Backend {
           visibility: GPUShaderStage.COMPUTE,
           buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: SLOT_BYTES },
         },
-        ...readOnly.map((ro, i) => ({
+        ...bindings.map((kind: Binding, i) => ({
           binding: i + 1,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: ro ? "read-only-storage" as const : "storage" as const },
+          ...layoutOf(kind),
         })),
       ],
     });
     const pipeline = this.device.createComputePipeline({
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: {
-        module: this.device.createShaderModule({ code, label: kernel }),
+        module: this.#module(kernel, code),
         entryPoint: "main",
+        ...(constants ? { constants } : {}),
       },
     });
     this.#stats.pipelines++;
-    const entry = { pipeline, layout };
-    this.#pipelines.set(kernel, entry);
+    const entry = { pipeline, layout, key };
+    this.#pipelines.set(key, entry);
     return entry;
+  }
+}
+
+function layoutOf(kind: Binding): Omit<GPUBindGroupLayoutEntry, "binding" | "visibility"> {
+  switch (kind) {
+    case "read":
+      return { buffer: { type: "read-only-storage" } };
+    case "write":
+      return { buffer: { type: "storage" } };
+    case "texture":
+      return { texture: { sampleType: "unfilterable-float" } };
+    case "storageTexture":
+      return { storageTexture: { access: "write-only", format: "rgba32float" } };
   }
 }
 

@@ -37,8 +37,11 @@ ${MAIN_1D} {
   out[i] = Pf(1u);
 }`;
 
-// params: [0] n, [1] op
+// The op is a pipeline-overridable constant: each op gets its own specialised pipeline, so
+// a CPU adapter does not evaluate every case under a lane mask.
+// params: [0] n
 export const UNARY = PRELUDE + /* wgsl */ `
+override OP: u32 = 0u;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 ${MAIN_1D} {
@@ -46,7 +49,7 @@ ${MAIN_1D} {
   if (i >= P(0u)) { return; }
   let v = x[i];
   var r: f32;
-  switch P(1u) {
+  switch OP {
     case 0u: { r = -v; }
     case 1u: { r = exp(v); }
     case 2u: { r = log(v); }
@@ -82,9 +85,11 @@ fn strided(i: u32, rank: u32, base: u32) -> u32 {
   return off;
 }`;
 
-// params: [0] n, [1] op, [2] rank, [3] dense flags (bit k: operand k reads index i),
-//         [4..9] shape, [10..15] a strides, [16..21] b strides
+// OP and DENSE (bit k: operand k reads index i directly) specialise the pipeline.
+// params: [0] n, [2] rank, [4..9] shape, [10..15] a strides, [16..21] b strides
 export const BINARY = PRELUDE + STRIDED + /* wgsl */ `
+override OP: u32 = 0u;
+override DENSE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -92,13 +97,14 @@ ${MAIN_1D} {
   let i = flat_index(gid, nwg);
   if (i >= P(0u)) { return; }
   let rank = P(2u);
-  let dense = P(3u);
-  let ia = select(strided(i, rank, 10u), i, (dense & 1u) != 0u);
-  let ib = select(strided(i, rank, 16u), i, (dense & 2u) != 0u);
+  var ia = i;
+  var ib = i;
+  if ((DENSE & 1u) == 0u) { ia = strided(i, rank, 10u); }
+  if ((DENSE & 2u) == 0u) { ib = strided(i, rank, 16u); }
   let x = a[ia];
   let y = b[ib];
   var r: f32;
-  switch P(1u) {
+  switch OP {
     case 0u: { r = x + y; }
     case 1u: { r = x - y; }
     case 2u: { r = x * y; }
@@ -111,8 +117,9 @@ ${MAIN_1D} {
   out[i] = r;
 }`;
 
-// params: [0] n, [2] rank, [3] dense flags, [4..9] shape, [10..15] cond, [16..21] a, [22..27] b strides
+// DENSE as in BINARY. params: [0] n, [2] rank, [4..9] shape, [10..15] cond, [16..21] a, [22..27] b strides
 export const WHERE = PRELUDE + STRIDED + /* wgsl */ `
+override DENSE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> c: array<f32>;
 @group(0) @binding(2) var<storage, read> a: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
@@ -121,11 +128,11 @@ ${MAIN_1D} {
   let i = flat_index(gid, nwg);
   if (i >= P(0u)) { return; }
   let rank = P(2u);
-  let dense = P(3u);
-  let ic = select(strided(i, rank, 10u), i, (dense & 1u) != 0u);
-  if (c[ic] != 0.0) {
-    out[i] = a[select(strided(i, rank, 16u), i, (dense & 2u) != 0u)];
-  } else {
-    out[i] = b[select(strided(i, rank, 22u), i, (dense & 4u) != 0u)];
-  }
+  var ic = i;
+  var ia = i;
+  var ib = i;
+  if ((DENSE & 1u) == 0u) { ic = strided(i, rank, 10u); }
+  if ((DENSE & 2u) == 0u) { ia = strided(i, rank, 16u); }
+  if ((DENSE & 4u) == 0u) { ib = strided(i, rank, 22u); }
+  out[i] = select(b[ib], a[ia], c[ic] != 0.0);
 }`;

@@ -25,7 +25,28 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** `deno run main.ts …` without flags cannot read data or write runs: say how to start it. */
+function missingPermissions(): string | null {
+  const needed: Deno.PermissionName[] = ["read", "write", "env"];
+  const missing = needed.filter((name) => Deno.permissions.querySync({ name }).state !== "granted");
+  if (missing.length === 0) return null;
+  const args = Deno.args.join(" ");
+  return [
+    `likelihood needs ${
+      missing.join(", ")
+    } permission(s) to read data and write results. Run it as`,
+    `  deno run -P main.ts ${args}     (permissions from deno.json)`,
+    `  deno run --allow-read --allow-write --allow-env main.ts ${args}`,
+    `or through a task: deno task train, deno task eval-nll …`,
+  ].join("\n");
+}
+
 if (import.meta.main) {
+  const hint = missingPermissions();
+  if (hint) {
+    console.error(hint);
+    Deno.exit(2);
+  }
   try {
     await buildProgram().parseAsync(Deno.args, { from: "user" });
   } catch (e) {

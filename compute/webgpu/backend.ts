@@ -96,6 +96,7 @@ export class WebGpuBackend implements Backend {
   #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
   matmulVariant: MatmulVariant;
   #errors: string[] = [];
+  #scopes: Promise<void>[] = [];
 
   constructor(gpu: GpuDevice) {
     this.device = gpu.device;
@@ -113,7 +114,7 @@ export class WebGpuBackend implements Backend {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.device.lost.then((info) => {
-      this.#lost = `WebGPU device lost (${info.reason}): ${info.message || "no message"}`;
+      this.#lost ??= `WebGPU device lost (${info.reason}): ${info.message || "no message"}`;
     });
     this.device.addEventListener("uncapturederror", (e) => {
       this.#errors.push((e as GPUUncapturedErrorEvent).error.message);
@@ -153,16 +154,27 @@ export class WebGpuBackend implements Backend {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, bytes);
     } catch (e) {
+      // A lost device rejects the map; give `device.lost` a moment to say why.
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 200))]);
+      await this.#settleScopes();
       this.#check();
-      throw e;
+      throw new Error(`WebGPU read failed: ${e instanceof Error ? e.message : String(e)}`);
     }
     const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
     staging.unmap();
     this.#stagingPool.release(staging);
     this.#stagingPool.recycle();
+    await this.#settleScopes();
     this.#check();
     return out;
   }
+
+  /** Destroys the device; every later operation fails with a "device lost" error. */
+  destroy(): void {
+    this.#lost ??= "WebGPU device lost (destroyed): the backend was shut down";
+    this.device.destroy();
+  }
+
   free(s: Storage): void {
     this.#live -= s.length * 4;
     this.#pool.release(buf(s));
@@ -360,6 +372,11 @@ export class WebGpuBackend implements Backend {
       p.set([width * height, rows, cols, paddedRows, width, strides[0], strides[1], strides[2]]);
     });
     return entry.view;
+  }
+
+  async #settleScopes(): Promise<void> {
+    const pending = this.#scopes.splice(0);
+    await Promise.all(pending);
   }
 
   /** Throws the reason once the device is lost or a validation error was reported. */

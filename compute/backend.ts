@@ -116,6 +116,21 @@ export interface Backend {
     out: Storage,
   ): void;
   cast(x: Storage, out: Storage): void;
+  /** Lower Cholesky factors of `batch` symmetric positive definite r×r matrices (reads the lower triangle). */
+  cholesky(a: Storage, batch: number, r: number, out: Storage): void;
+  /**
+   * Solves op(L) X = B for lower-triangular L [batch, r, r] and B [batch, r, m], where op
+   * transposes when `transpose`; only L's lower triangle is read.
+   */
+  triangularSolve(
+    l: Storage,
+    b: Storage,
+    batch: number,
+    r: number,
+    m: number,
+    transpose: boolean,
+    out: Storage,
+  ): void;
   random(p: RandomParams, out: Storage): void;
   /** In-place fused Adam(W) update of `param`, `m`, `v` from `grad`. */
   adam(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void;

@@ -31,7 +31,9 @@ export type Prim =
   | "pad"
   | "concat"
   | "matmul"
-  | "cast";
+  | "cast"
+  | "cholesky"
+  | "triangularSolve";
 
 export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   sum: { axes: number[] };
@@ -44,6 +46,8 @@ export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   concat: { axis: number };
   matmul: { transA: boolean; transB: boolean };
   cast: { dtype: DType };
+  cholesky: null;
+  triangularSolve: { transpose: boolean };
 }
 
 export type Operand = Tensor | number;
@@ -316,4 +320,41 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const out = empty(x, x.shape, dtype);
   x.backend.cast(x.storage, out.storage);
   return record(out, "cast", [x], { dtype });
+}
+
+function squareBatch(op: string, a: Tensor): { batch: number; r: number } {
+  const r = a.shape[a.rank - 1];
+  if (a.rank < 2 || a.shape[a.rank - 2] !== r) {
+    throw new Error(`${op}: need [..., r, r] matrices, got ${fmt(a.shape)}`);
+  }
+  return { batch: a.size / (r * r), r };
+}
+
+/**
+ * Lower Cholesky factor L (L Lᵀ = A) of symmetric positive definite matrices [..., r, r];
+ * reads A's lower triangle. A matrix that is not positive definite gives NaN.
+ */
+export function cholesky(a: Tensor): Tensor {
+  const { batch, r } = squareBatch("cholesky", a);
+  const out = empty(a, a.shape);
+  if (out.size > 0) a.backend.cholesky(a.storage, batch, r, out.storage);
+  return record(out, "cholesky", [a], null);
+}
+
+/** X with op(L) X = B for lower-triangular L [..., r, r], B [..., r, m]; op = ᵀ when `transpose`. */
+export function triangularSolve(l: Tensor, b: Tensor, transpose = false): Tensor {
+  pickLike("triangularSolve", l, b);
+  const { batch, r } = squareBatch("triangularSolve", l);
+  const m = b.shape[b.rank - 1];
+  if (
+    b.rank !== l.rank || b.shape[b.rank - 2] !== r ||
+    b.shape.slice(0, -2).some((d, i) => d !== l.shape[i])
+  ) {
+    throw new Error(`triangularSolve: L ${fmt(l.shape)} and B ${fmt(b.shape)} do not match`);
+  }
+  const out = empty(b, b.shape);
+  if (out.size > 0) {
+    l.backend.triangularSolve(l.storage, b.storage, batch, r, m, transpose, out.storage);
+  }
+  return record(out, "triangularSolve", [l, b], { transpose });
 }

@@ -4,9 +4,11 @@
  * `needs[i]` says whether input i wants a gradient; a rule returns null where it does not.
  */
 
-import type { Prim, PrimParams } from "../primitives.ts";
+import { type Prim, type PrimParams, triangularSolve } from "../primitives.ts";
+import { tensor } from "../constants.ts";
 import type { Tensor } from "../tensor.ts";
 import {
+  add,
   cast,
   cos,
   div,
@@ -27,6 +29,7 @@ import {
   sub,
   sum,
   sumToShape,
+  transpose,
   where,
 } from "../ops/basic.ts";
 
@@ -126,4 +129,36 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     needs[1] ? (transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false)) : null,
   ],
   cast: (g, _out, [x]) => [cast(g, x.dtype)],
+  // Murray (2016): Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), Φ = lower triangle with the diagonal halved
+  cholesky: (g, out) => {
+    const phi = mul(matmul(out, g, true, false), lowerHalfDiagonalMask(out));
+    const left = triangularSolve(out, phi, true); // L⁻ᵀ Φ
+    const s = transpose(triangularSolve(out, transpose(left), true)); // (L⁻ᵀ (L⁻ᵀΦ)ᵀ)ᵀ = L⁻ᵀΦL⁻¹
+    return [mul(add(s, transpose(s)), 0.5)];
+  },
+  // X = op(L)⁻¹B: B̄ = op(L)⁻ᵀ X̄, and d op(L) = −B̄ Xᵀ restricted to the lower triangle
+  triangularSolve: (g, out, [l], { transpose: t }, needs) => {
+    const gb = triangularSolve(l, g, !t);
+    const gl = needs[0]
+      ? neg(mul(t ? matmul(out, gb, false, true) : matmul(gb, out, false, true), lowerMask(l)))
+      : null;
+    return [gl, needs[1] ? gb : null];
+  },
 };
+
+/** 1 on and below the diagonal of the trailing r×r axes. */
+function lowerMask(like: Tensor): Tensor {
+  return triangleMask(like, 1);
+}
+
+/** Φ's mask: 1 below the diagonal, ½ on it. */
+function lowerHalfDiagonalMask(like: Tensor): Tensor {
+  return triangleMask(like, 0.5);
+}
+
+function triangleMask(like: Tensor, diagonal: number): Tensor {
+  const r = like.shape[like.rank - 1];
+  const m = new Float64Array(r * r);
+  for (let i = 0; i < r; i++) for (let j = 0; j <= i; j++) m[i * r + j] = i === j ? diagonal : 1;
+  return tensor(like.backend, m, [r, r], like.dtype);
+}

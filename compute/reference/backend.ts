@@ -198,6 +198,52 @@ export class ReferenceBackend implements Backend {
     this.#dispatches++;
     d(out).set(d(x).subarray(0, out.length));
   }
+  cholesky(a: Storage, batch: number, r: number, out: Storage): void {
+    this.#dispatches++;
+    const A = d(a), L = d(out);
+    for (let p = 0; p < batch; p++) {
+      const o = p * r * r;
+      for (let j = 0; j < r; j++) {
+        let s = A[o + j * r + j];
+        for (let k = 0; k < j; k++) s -= L[o + j * r + k] ** 2;
+        const diag = Math.sqrt(s);
+        L[o + j * r + j] = diag;
+        for (let i = j + 1; i < r; i++) {
+          let t = A[o + i * r + j];
+          for (let k = 0; k < j; k++) t -= L[o + i * r + k] * L[o + j * r + k];
+          L[o + i * r + j] = t / diag;
+          L[o + j * r + i] = 0;
+        }
+      }
+    }
+  }
+  triangularSolve(
+    l: Storage,
+    b: Storage,
+    batch: number,
+    r: number,
+    m: number,
+    transpose: boolean,
+    out: Storage,
+  ): void {
+    this.#dispatches++;
+    const L = d(l), B = d(b), X = d(out);
+    for (let p = 0; p < batch; p++) {
+      const lo = p * r * r, bo = p * r * m;
+      for (let c = 0; c < m; c++) {
+        // forward substitution for L X = B, backward for Lᵀ X = B
+        for (let step = 0; step < r; step++) {
+          const i = transpose ? r - 1 - step : step;
+          let s = B[bo + i * m + c];
+          for (let step2 = 0; step2 < step; step2++) {
+            const k = transpose ? r - 1 - step2 : step2;
+            s -= (transpose ? L[lo + k * r + i] : L[lo + i * r + k]) * X[bo + k * m + c];
+          }
+          X[bo + i * m + c] = s / L[lo + i * r + i];
+        }
+      }
+    }
+  }
   random(p: RandomParams, out: Storage): void {
     this.#dispatches++;
     const O = d(out);

@@ -27,6 +27,7 @@ import { COPY, REDUCE } from "./wgsl/movement.ts";
 import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts";
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
 import { MATMUL_TEX, PACK, TEX_LANES, TEX_ROWS } from "./wgsl/matmul_texture.ts";
+import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
 
 class GpuStorage implements Storage {
   readonly dtype = "f32" as const;
@@ -48,6 +49,8 @@ const kernels = {
   pack: { code: PACK, bindings: ["read", "storageTexture"] },
   matmulTexture: { code: MATMUL_TEX, bindings: ["texture", "texture", "write"] },
   random: { code: RANDOM, bindings: ["write"] },
+  cholesky: { code: CHOLESKY, bindings: ["read", "write"] },
+  triangularSolve: { code: TRIANGULAR_SOLVE, bindings: ["read", "read", "write"] },
   adam: { code: ADAM, bindings: ["write", "read", "write", "write"] },
 } as const satisfies Record<string, { code: string; bindings: readonly Binding[] }>;
 type Kernel = keyof typeof kernels;
@@ -323,6 +326,25 @@ export class WebGpuBackend implements Backend {
   cast(x: Storage, out: Storage): void {
     // float32 is the only dtype here, so a cast is a copy
     this.copy(x, { offset: 0, strides: [1] }, out, { offset: 0, strides: [1] }, [out.length]);
+  }
+  cholesky(a: Storage, batch: number, r: number, out: Storage): void {
+    this.#launch1d("cholesky", [a, out], batch, (p) => {
+      p[0] = batch;
+      p[1] = r;
+    });
+  }
+  triangularSolve(
+    l: Storage,
+    b: Storage,
+    batch: number,
+    r: number,
+    m: number,
+    transpose: boolean,
+    out: Storage,
+  ): void {
+    this.#launch1d("triangularSolve", [l, b, out], batch * m, (p) => {
+      p.set([batch * m, r, m, transpose ? 1 : 0]);
+    });
   }
   random(r: RandomParams, out: Storage): void {
     this.#launch1d("random", [out], out.length, (p, f) => {

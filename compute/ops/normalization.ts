@@ -1,0 +1,38 @@
+/** Softmax, moments and group normalisation, composed from primitives (differentiable to any order). */
+
+import type { Tensor } from "../tensor.ts";
+import { add, exp, mean, mul, recip, reshape, sqrt, square, sub } from "./basic.ts";
+import { logsumexp } from "./activations.ts";
+
+/** exp(x − logsumexp(x)) over `axis`. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return exp(sub(x, logsumexp(x, [axis], true)));
+}
+
+/** Mean and (biased) variance over `axes`, kept as size-1 axes. */
+export function moments(x: Tensor, axes: readonly number[]): { mean: Tensor; variance: Tensor } {
+  const m = mean(x, axes, true);
+  return { mean: m, variance: mean(square(sub(x, m)), axes, true) };
+}
+
+/**
+ * Group normalisation (Wu & He 2018) of NCHW (or N×C×…) input: statistics over each group of
+ * C/groups channels and all spatial positions, then a per-channel affine map.
+ */
+export function groupNorm(
+  x: Tensor,
+  groups: number,
+  gamma: Tensor,
+  beta: Tensor,
+  eps = 1e-5,
+): Tensor {
+  const [n, c] = x.shape;
+  if (c % groups !== 0) {
+    throw new Error(`groupNorm: ${c} channels do not split into ${groups} groups`);
+  }
+  const grouped = reshape(x, [n, groups, -1]);
+  const { mean: m, variance: v } = moments(grouped, [2]);
+  const normed = reshape(mul(sub(grouped, m), recip(sqrt(add(v, eps)))), x.shape);
+  const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
+  return add(mul(normed, reshape(gamma, perChannel)), reshape(beta, perChannel));
+}

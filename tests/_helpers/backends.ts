@@ -54,7 +54,7 @@ export function eachBackend(name: string, fn: (c: BackendCase) => Promise<void> 
 }
 
 /** A WebGPU-only test (parity against the reference), with the same skip rules. */
-export function gpuTest(name: string, fn: (gpu: Backend) => Promise<void>): void {
+export function gpuTest(name: string, fn: (gpu: Backend) => Promise<void> | void): void {
   Deno.test({
     name,
     sanitizeOps: false,

@@ -31,7 +31,7 @@ gpuTest(
   },
 );
 
-gpuTest("a tensor above the storage binding limit is refused with size and limit", async (gpu) => {
+gpuTest("a tensor above the storage binding limit is refused with size and limit", (gpu) => {
   const be = gpu as WebGpuBackend;
   const limit = be.device.limits.maxStorageBufferBindingSize;
   const elements = Math.floor(limit / 4) + 1;
@@ -53,7 +53,7 @@ gpuTest("validation errors of a submitted batch are reported at the next read", 
   be.destroy();
 });
 
-gpuTest("adapter name and software flag are reported", async (gpu) => {
+gpuTest("adapter name and software flag are reported", (gpu) => {
   const be = gpu as WebGpuBackend;
   assert.ok(be.adapterName.length > 0);
   assert.equal(typeof be.software, "boolean");

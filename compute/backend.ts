@@ -61,6 +61,21 @@ export interface AdamParams {
   bias2: number;
 }
 
+/** Geometry of a 2-D convolution (NCHW input, OIHW weights). */
+export interface ConvGeometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  padding: number;
+  ho: number;
+  wo: number;
+}
+
 export interface Backend {
   readonly name: "reference" | "webgpu";
   supports(dtype: DType): boolean;
@@ -116,6 +131,12 @@ export interface Backend {
     out: Storage,
   ): void;
   cast(x: Storage, out: Storage): void;
+  /** y[n,o,i,j] = Σ x[n,c,i·s−p+a, j·s−p+b] w[o,c,a,b] (zero outside x). */
+  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void;
+  /** The adjoint in x: dx[n,c,·,·] from dy [N,O,Ho,Wo] and w. */
+  conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void;
+  /** The adjoint in w: dw[o,c,a,b] from x and dy. */
+  conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void;
   /** Lower Cholesky factors of `batch` symmetric positive definite r×r matrices (reads the lower triangle). */
   cholesky(a: Storage, batch: number, r: number, out: Storage): void;
   /**

@@ -4,7 +4,7 @@
  * an input requires a gradient. The VJP of each lives in `autodiff/vjp_rules.ts`.
  */
 
-import type { BinaryOp, DType, ReduceOp, UnaryOp } from "./backend.ts";
+import type { BinaryOp, ConvGeometry, DType, ReduceOp, UnaryOp } from "./backend.ts";
 import { isRecording } from "./autodiff/mode.ts";
 import {
   broadcastShapes,
@@ -33,7 +33,10 @@ export type Prim =
   | "matmul"
   | "cast"
   | "cholesky"
-  | "triangularSolve";
+  | "triangularSolve"
+  | "conv2d"
+  | "conv2dInputGrad"
+  | "conv2dWeightGrad";
 
 export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   sum: { axes: number[] };
@@ -48,6 +51,14 @@ export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   cast: { dtype: DType };
   cholesky: null;
   triangularSolve: { transpose: boolean };
+  conv2d: ConvParams;
+  conv2dInputGrad: ConvParams & { inputHW: [number, number] };
+  conv2dWeightGrad: ConvParams & { kernelHW: [number, number] };
+}
+
+export interface ConvParams {
+  stride: number;
+  padding: number;
 }
 
 export type Operand = Tensor | number;
@@ -357,4 +368,113 @@ export function triangularSolve(l: Tensor, b: Tensor, transpose = false): Tensor
     l.backend.triangularSolve(l.storage, b.storage, batch, r, m, transpose, out.storage);
   }
   return record(out, "triangularSolve", [l, b], { transpose });
+}
+
+function convGeometry(
+  op: string,
+  n: number,
+  c: number,
+  hw: readonly number[],
+  o: number,
+  khw: readonly number[],
+  p: ConvParams,
+): ConvGeometry {
+  const [h, w] = hw, [kh, kw] = khw;
+  if (
+    !(Number.isInteger(p.stride) && p.stride >= 1 && Number.isInteger(p.padding) && p.padding >= 0)
+  ) {
+    throw new Error(
+      `${op}: stride must be ≥ 1 and padding ≥ 0 (integers), got ${p.stride} and ${p.padding}`,
+    );
+  }
+  const ho = Math.floor((h + 2 * p.padding - kh) / p.stride) + 1;
+  const wo = Math.floor((w + 2 * p.padding - kw) / p.stride) + 1;
+  if (ho < 1 || wo < 1) {
+    throw new Error(`${op}: a ${kh}×${kw} kernel does not fit a padded ${h}×${w} input`);
+  }
+  return { n, c, h, w, o, kh, kw, stride: p.stride, padding: p.padding, ho, wo };
+}
+
+/** 2-D cross-correlation of x [N, C, H, W] with w [O, C, kh, kw] (no bias): [N, O, Ho, Wo]. */
+export function conv2d(x: Tensor, w: Tensor, p: ConvParams): Tensor {
+  pickLike("conv2d", x, w);
+  if (x.rank !== 4 || w.rank !== 4 || x.shape[1] !== w.shape[1]) {
+    throw new Error(
+      `conv2d: input ${fmt(x.shape)} and weights ${
+        fmt(w.shape)
+      } need [N, C, H, W] and [O, C, kh, kw]`,
+    );
+  }
+  const g = convGeometry(
+    "conv2d",
+    x.shape[0],
+    x.shape[1],
+    x.shape.slice(2),
+    w.shape[0],
+    w.shape.slice(2),
+    p,
+  );
+  const out = empty(x, [g.n, g.o, g.ho, g.wo]);
+  x.backend.conv2d(x.storage, w.storage, g, out.storage);
+  return record(out, "conv2d", [x, w], { stride: p.stride, padding: p.padding });
+}
+
+/** The gradient of conv2d in its input: dy [N, O, Ho, Wo], w → dx [N, C, H, W]. */
+export function conv2dInputGrad(
+  dy: Tensor,
+  w: Tensor,
+  p: ConvParams & { inputHW: [number, number] },
+): Tensor {
+  pickLike("conv2dInputGrad", dy, w);
+  const g = convGeometry(
+    "conv2dInputGrad",
+    dy.shape[0],
+    w.shape[1],
+    p.inputHW,
+    w.shape[0],
+    w.shape.slice(2),
+    p,
+  );
+  if (dy.rank !== 4 || dy.shape[1] !== g.o || dy.shape[2] !== g.ho || dy.shape[3] !== g.wo) {
+    throw new Error(
+      `conv2dInputGrad: gradient ${fmt(dy.shape)} does not match weights ${fmt(w.shape)}`,
+    );
+  }
+  const out = empty(dy, [g.n, g.c, g.h, g.w]);
+  dy.backend.conv2dInputGrad(dy.storage, w.storage, g, out.storage);
+  return record(out, "conv2dInputGrad", [dy, w], {
+    stride: p.stride,
+    padding: p.padding,
+    inputHW: p.inputHW,
+  });
+}
+
+/** The gradient of conv2d in its weights: x, dy → dw [O, C, kh, kw]. */
+export function conv2dWeightGrad(
+  x: Tensor,
+  dy: Tensor,
+  p: ConvParams & { kernelHW: [number, number] },
+): Tensor {
+  pickLike("conv2dWeightGrad", x, dy);
+  const g = convGeometry(
+    "conv2dWeightGrad",
+    x.shape[0],
+    x.shape[1],
+    x.shape.slice(2),
+    dy.shape[1],
+    p.kernelHW,
+    p,
+  );
+  if (dy.rank !== 4 || dy.shape[0] !== g.n || dy.shape[2] !== g.ho || dy.shape[3] !== g.wo) {
+    throw new Error(
+      `conv2dWeightGrad: gradient ${fmt(dy.shape)} does not match input ${fmt(x.shape)}`,
+    );
+  }
+  const out = empty(x, [g.o, g.c, g.kh, g.kw]);
+  x.backend.conv2dWeightGrad(x.storage, dy.storage, g, out.storage);
+  return record(out, "conv2dWeightGrad", [x, dy], {
+    stride: p.stride,
+    padding: p.padding,
+    kernelHW: p.kernelHW,
+  });
 }

@@ -4,7 +4,14 @@
  * `needs[i]` says whether input i wants a gradient; a rule returns null where it does not.
  */
 
-import { type Prim, type PrimParams, triangularSolve } from "../primitives.ts";
+import {
+  conv2d,
+  conv2dInputGrad,
+  conv2dWeightGrad,
+  type Prim,
+  type PrimParams,
+  triangularSolve,
+} from "../primitives.ts";
 import { tensor } from "../constants.ts";
 import type { Tensor } from "../tensor.ts";
 import {
@@ -144,6 +151,20 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
       : null;
     return [gl, needs[1] ? gb : null];
   },
+  // The three convolution maps are adjoint to one another: with ⟨conv(x, w), y⟩ =
+  // ⟨x, inputGrad(y, w)⟩ = ⟨w, weightGrad(x, y)⟩ every VJP is one of the three.
+  conv2d: (g, _out, [x, w], p, needs) => [
+    needs[0] ? conv2dInputGrad(g, w, { ...p, inputHW: [x.shape[2], x.shape[3]] }) : null,
+    needs[1] ? conv2dWeightGrad(x, g, { ...p, kernelHW: [w.shape[2], w.shape[3]] }) : null,
+  ],
+  conv2dInputGrad: (g, _out, [dy, w], p, needs) => [
+    needs[0] ? conv2d(g, w, p) : null,
+    needs[1] ? conv2dWeightGrad(g, dy, { ...p, kernelHW: [w.shape[2], w.shape[3]] }) : null,
+  ],
+  conv2dWeightGrad: (g, _out, [x, dy], p, needs) => [
+    needs[0] ? conv2dInputGrad(dy, g, { ...p, inputHW: [x.shape[2], x.shape[3]] }) : null,
+    needs[1] ? conv2d(x, g, p) : null,
+  ],
 };
 
 /** 1 on and below the diagonal of the trailing r×r axes. */

@@ -3,7 +3,9 @@
 import type { Tensor } from "../tensor.ts";
 import { tensor } from "../constants.ts";
 import { fmt } from "../shape.ts";
-import { expand, lt, matmul, mean, mul, reshape, where } from "./basic.ts";
+import { add, expand, lt, matmul, mean, mul, reshape, where } from "./basic.ts";
+import { conv2d } from "../primitives.ts";
+export { conv2d, conv2dInputGrad, conv2dWeightGrad } from "../primitives.ts";
 import { softmax } from "./normalization.ts";
 import type { Rng } from "../rng.ts";
 
@@ -47,4 +49,9 @@ export function flipLastAxis(x: Tensor): Tensor {
 export function randomHorizontalFlip(x: Tensor, rng: Rng): Tensor {
   const coin = rng.uniform(x.backend, [x.shape[0], ...x.shape.slice(1).map(() => 1)], x.dtype);
   return where(lt(coin, 0.5), flipLastAxis(x), x);
+}
+
+/** conv2d plus a per-channel bias [O]. */
+export function conv2dBias(x: Tensor, w: Tensor, bias: Tensor, stride = 1, padding = 0): Tensor {
+  return add(conv2d(x, w, { stride, padding }), reshape(bias, [1, bias.size, 1, 1]));
 }

@@ -8,6 +8,7 @@ import {
   type Backend,
   type BinaryOp,
   bytesPerElement,
+  type ConvGeometry,
   type DType,
   type RandomParams,
   type ReduceOp,
@@ -198,6 +199,32 @@ export class ReferenceBackend implements Backend {
     this.#dispatches++;
     d(out).set(d(x).subarray(0, out.length));
   }
+  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+    this.#dispatches++;
+    const X = d(x), W = d(w), Y = d(out);
+    Y.fill(0);
+    forEachTap(g, (n, c, o, i, j, a, b, xi) => {
+      Y[((n * g.o + o) * g.ho + i) * g.wo + j] += X[xi] * W[((o * g.c + c) * g.kh + a) * g.kw + b];
+    });
+  }
+  conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+    this.#dispatches++;
+    const DY = d(dy), W = d(w), DX = d(out);
+    DX.fill(0);
+    forEachTap(g, (n, c, o, i, j, a, b, xi) => {
+      DX[xi] += DY[((n * g.o + o) * g.ho + i) * g.wo + j] *
+        W[((o * g.c + c) * g.kh + a) * g.kw + b];
+    });
+  }
+  conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void {
+    this.#dispatches++;
+    const X = d(x), DY = d(dy), DW = d(out);
+    DW.fill(0);
+    forEachTap(g, (n, c, o, i, j, a, b, xi) => {
+      DW[((o * g.c + c) * g.kh + a) * g.kw + b] += X[xi] *
+        DY[((n * g.o + o) * g.ho + i) * g.wo + j];
+    });
+  }
   cholesky(a: Storage, batch: number, r: number, out: Storage): void {
     this.#dispatches++;
     const A = d(a), L = d(out);
@@ -257,6 +284,41 @@ export class ReferenceBackend implements Backend {
       V[i] = p.beta2 * V[i] + (1 - p.beta2) * G[i] * G[i];
       const step = (M[i] / p.bias1) / (Math.sqrt(V[i] / p.bias2) + p.eps);
       P[i] -= p.lr * (step + p.weightDecay * P[i]);
+    }
+  }
+}
+
+/** Visits every (output position, kernel tap) pair that lands inside the input, with x's index. */
+function forEachTap(
+  g: ConvGeometry,
+  visit: (
+    n: number,
+    c: number,
+    o: number,
+    i: number,
+    j: number,
+    a: number,
+    b: number,
+    xi: number,
+  ) => void,
+): void {
+  for (let n = 0; n < g.n; n++) {
+    for (let o = 0; o < g.o; o++) {
+      for (let c = 0; c < g.c; c++) {
+        for (let i = 0; i < g.ho; i++) {
+          for (let a = 0; a < g.kh; a++) {
+            const y = i * g.stride - g.padding + a;
+            if (y < 0 || y >= g.h) continue;
+            for (let j = 0; j < g.wo; j++) {
+              for (let b = 0; b < g.kw; b++) {
+                const x = j * g.stride - g.padding + b;
+                if (x < 0 || x >= g.w) continue;
+                visit(n, c, o, i, j, a, b, ((n * g.c + c) * g.h + y) * g.w + x);
+              }
+            }
+          }
+        }
+      }
     }
   }
 }

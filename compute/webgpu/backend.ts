@@ -10,6 +10,7 @@ import {
   type Backend,
   type BinaryOp,
   bytesPerElement,
+  type ConvGeometry,
   type DType,
   MAX_RANK,
   type RandomParams,
@@ -28,6 +29,7 @@ import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
 import { MATMUL_TEX, PACK, TEX_LANES, TEX_ROWS } from "./wgsl/matmul_texture.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
+import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
 
 class GpuStorage implements Storage {
   readonly dtype = "f32" as const;
@@ -50,6 +52,9 @@ const kernels = {
   matmulTexture: { code: MATMUL_TEX, bindings: ["texture", "texture", "write"] },
   random: { code: RANDOM, bindings: ["write"] },
   cholesky: { code: CHOLESKY, bindings: ["read", "write"] },
+  conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
+  conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
+  conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
   triangularSolve: { code: TRIANGULAR_SOLVE, bindings: ["read", "read", "write"] },
   adam: { code: ADAM, bindings: ["write", "read", "write", "write"] },
 } as const satisfies Record<string, { code: string; bindings: readonly Binding[] }>;
@@ -326,6 +331,20 @@ export class WebGpuBackend implements Backend {
   cast(x: Storage, out: Storage): void {
     // float32 is the only dtype here, so a cast is a copy
     this.copy(x, { offset: 0, strides: [1] }, out, { offset: 0, strides: [1] }, [out.length]);
+  }
+  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+    this.#conv("conv2d", [x, w, out], g, g.n * g.o * g.ho * g.wo);
+  }
+  conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+    this.#conv("conv2dInputGrad", [dy, w, out], g, g.n * g.c * g.h * g.w);
+  }
+  conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void {
+    this.#conv("conv2dWeightGrad", [x, dy, out], g, g.o * g.c * g.kh * g.kw);
+  }
+  #conv(kernel: Kernel, storages: Storage[], g: ConvGeometry, count: number): void {
+    this.#launch1d(kernel, storages, count, (p) => {
+      p.set([count, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding, g.ho, g.wo]);
+    });
   }
   cholesky(a: Storage, batch: number, r: number, out: Storage): void {
     this.#launch1d("cholesky", [a, out], batch, (p) => {

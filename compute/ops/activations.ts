@@ -1,6 +1,7 @@
 /** Composed activations and layers' building blocks, differentiable to any order. */
 
 import type { Tensor } from "../tensor.ts";
+import { stopGradient } from "../autodiff/grad.ts";
 import { abs, add, exp, log, max, maximum, mul, neg, sigmoid, sub, sum } from "./basic.ts";
 
 /** silu(x) = x·σ(x) */
@@ -13,9 +14,9 @@ export function softplus(x: Tensor): Tensor {
   return add(maximum(x, 0), log(add(exp(neg(abs(x))), 1)));
 }
 
-/** log Σ exp(x) over `axes`, shifted by the (gradient-free) maximum for stability. */
+/** log Σ exp(x) over `axes`, shifted by the maximum for stability (the result ignores the shift, so it carries no gradient). */
 export function logsumexp(x: Tensor, axes: readonly number[], keepDims = false): Tensor {
-  const m = max(x, axes, true);
+  const m = stopGradient(max(x, axes, true));
   const shifted = log(sum(exp(sub(x, m)), axes, true));
   const out = add(shifted, m);
   return keepDims ? out : sum(out, axes);

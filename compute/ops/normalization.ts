@@ -1,12 +1,16 @@
 /** Softmax, moments and group normalisation, composed from primitives (differentiable to any order). */
 
 import type { Tensor } from "../tensor.ts";
-import { add, exp, mean, mul, recip, reshape, sqrt, square, sub } from "./basic.ts";
-import { logsumexp } from "./activations.ts";
+import { add, div, exp, max, mean, mul, recip, reshape, sqrt, square, sub, sum } from "./basic.ts";
+import { stopGradient } from "../autodiff/grad.ts";
 
-/** exp(x − logsumexp(x)) over `axis`. */
+/**
+ * exp(x − m) / Σ exp(x − m) over `axis`, m the (gradient-free: softmax ignores shifts) maximum.
+ * Dividing keeps float32 accurate for large logits, where exp(x − logsumexp) would not be.
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  return exp(sub(x, logsumexp(x, [axis], true)));
+  const e = exp(sub(x, stopGradient(max(x, [axis], true))));
+  return div(e, sum(e, [axis], true));
 }
 
 /** Mean and (biased) variance over `axes`, kept as size-1 axes. */

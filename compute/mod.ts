@@ -24,3 +24,4 @@ export { type BackendName, referenceBackend, selectBackend, webgpuBackend } from
 export * from "./ops/normalization.ts";
 export * from "./ops/spatial.ts";
 export * from "./ops/linalg.ts";
+export { assign } from "./assign.ts";

@@ -133,9 +133,12 @@ export function valueAndGrad<T extends Tree>(
     } finally {
       tracingDepth--;
     }
-    const grads = gradients([value], leaves, undefined, tracingDepth > 0);
+    const nested = tracingDepth > 0;
+    const grads = gradients([value], leaves, undefined, nested);
     let i = 0;
-    return { value, grad: mapTree(params, () => grads[i++]) };
+    // At top level nobody differentiates the value again: cut its tape so that keeping the
+    // loss (for logging) does not keep the whole forward graph alive.
+    return { value: nested ? value : stopGradient(value), grad: mapTree(params, () => grads[i++]) };
   };
 }
 

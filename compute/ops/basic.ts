@@ -99,3 +99,15 @@ export function transpose(x: Tensor): Tensor {
   [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
   return permute(x, perm);
 }
+
+/** 1 where a > b, else 0. */
+export const gt = (a: Operand, b: Operand) => binary("lt", b, a);
+/** 1 where a ≥ b, else 0. */
+export const ge = (a: Operand, b: Operand) => sub(1, binary("lt", a, b));
+/** 1 where a ≤ b, else 0. */
+export const le = (a: Operand, b: Operand) => sub(1, binary("lt", b, a));
+
+/** a^b = exp(b ln a) for a > 0 (NaN elsewhere, on both backends alike); use `square`/`mul` for integer powers. */
+export function pow(a: Tensor, b: Operand): Tensor {
+  return exp(mul(b, log(a)));
+}

@@ -145,7 +145,7 @@ export function where(cond: Tensor, a0: Operand, b0: Operand): Tensor {
 
 /** Sum or max over `axes` (all when omitted); reduced axes are removed from the shape. */
 export function reduce(op: ReduceOp, x: Tensor, axes?: readonly number[]): Tensor {
-  const ax = axes === undefined ? x.shape.map((_, i) => i) : normalizeAxes(op, axes, x.rank);
+  const ax = axes === undefined ? x.shape.map((_, i) => i) : normalizeAxes(op, axes, x.shape);
   if (op === "max" && ax.some((a) => x.shape[a] === 0)) {
     throw new Error(`max: empty axis in ${fmt(x.shape)}`);
   }
@@ -170,7 +170,7 @@ export function reshape(x: Tensor, shape0: readonly number[]): Tensor {
 }
 
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
-  const p = normalizeAxes("permute", perm, x.rank);
+  const p = normalizeAxes("permute", perm, x.shape);
   if (p.length !== x.rank) {
     throw new Error(`permute: ${fmt(perm)} is not a permutation of ${x.rank} axes`);
   }
@@ -259,7 +259,7 @@ export function pad(x: Tensor, before: readonly number[], after: readonly number
 export function concat(xs: readonly Tensor[], axis0: number): Tensor {
   if (xs.length === 0) throw new Error("concat: no tensors given");
   const like = pickLike("concat", ...xs);
-  const [axis] = normalizeAxes("concat", [axis0], like.rank);
+  const [axis] = normalizeAxes("concat", [axis0], like.shape);
   for (const x of xs) {
     if (x.rank !== like.rank || x.shape.some((d, i) => i !== axis && d !== like.shape[i])) {
       throw new Error(

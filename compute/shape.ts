@@ -63,13 +63,14 @@ export function checkRank(op: string, shape: Shape): void {
 }
 
 /** Normalises possibly negative axes, rejecting out-of-range or repeated ones. */
-export function normalizeAxes(op: string, axes: readonly number[], rank: number): number[] {
+export function normalizeAxes(op: string, axes: readonly number[], shape: Shape): number[] {
+  const rank = shape.length;
   const out = axes.map((a) => (a < 0 ? a + rank : a));
   for (let i = 0; i < out.length; i++) {
     if (!Number.isInteger(out[i]) || out[i] < 0 || out[i] >= rank) {
-      throw new Error(`${op}: axis ${axes[i]} is out of range for rank ${rank}`);
+      throw new Error(`${op}: axis ${axes[i]} is out of range for rank ${rank} (shape ${fmt(shape)})`);
     }
-    if (out.indexOf(out[i]) !== i) throw new Error(`${op}: axis ${axes[i]} is repeated`);
+    if (out.indexOf(out[i]) !== i) throw new Error(`${op}: axis ${axes[i]} is repeated (shape ${fmt(shape)})`);
   }
   return out;
 }

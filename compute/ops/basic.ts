@@ -58,7 +58,7 @@ export function max(x: Tensor, axes?: readonly number[], keepDims = false): Tens
 
 export function mean(x: Tensor, axes?: readonly number[], keepDims = false): Tensor {
   const ax = axes ?? x.shape.map((_, i) => i);
-  const count = normalizeAxes("mean", ax, x.rank).reduce((n, a) => n * x.shape[a], 1);
+  const count = normalizeAxes("mean", ax, x.shape).reduce((n, a) => n * x.shape[a], 1);
   return mul(sum(x, ax, keepDims), 1 / count);
 }
 
@@ -66,7 +66,7 @@ export function mean(x: Tensor, axes?: readonly number[], keepDims = false): Ten
 export function keptShape(shape: Shape, axes?: readonly number[]): number[] {
   const ax = axes === undefined
     ? shape.map((_, i) => i)
-    : normalizeAxes("reduce", axes, shape.length);
+    : normalizeAxes("reduce", axes, shape);
   return shape.map((d, i) => (ax.includes(i) ? 1 : d));
 }
 

@@ -47,4 +47,34 @@ export const tol = {
     atol: 2e-6,
     why: "Box–Muller in float32 WGSL (log, cos) against float64 in TypeScript from the same bits",
   },
+  odeAdaptiveF64: {
+    rtol: 1e-5,
+    atol: 1e-5,
+    why:
+      "DP5 (or BS3) solved at rtol = atol = 1e-6 against the exact solution: the global error stays within ~10× the local tolerance on these smooth, non-growing problems (DP5 measured ≤ 0.3×)",
+  },
+  odeAdaptiveF32: {
+    rtol: 1e-4,
+    atol: 1e-4,
+    why:
+      "DP5 solved at rtol = atol = 1e-5 in float32: 10× the solver tolerance; float32 rounding over ≤ 200 steps adds ~1e-5 more",
+  },
+  odeBatchInvariance: {
+    rtol: 0,
+    atol: 0,
+    why:
+      "per-example step control: example b takes the same steps alone or in a batch, and the reference's elementwise ops and per-row sums do not depend on B",
+  },
+  odeFixedStepF32: {
+    rtol: 2e-5,
+    atol: 2e-6,
+    why:
+      "the same fixed RK steps in float32 and float64: ≤ 64 steps × a few float32 roundings each",
+  },
+  odeObservedOrder: {
+    rtol: 0,
+    atol: 0.1,
+    why:
+      "log2 of the error ratio when halving h, at N = 32 → 64 steps on the rotation, approaches p up to O(h) terms (Euler 1.09, DP5 5.006 measured)",
+  },
 } as const satisfies Record<string, Tolerance>;

@@ -68,9 +68,13 @@ export function normalizeAxes(op: string, axes: readonly number[], shape: Shape)
   const out = axes.map((a) => (a < 0 ? a + rank : a));
   for (let i = 0; i < out.length; i++) {
     if (!Number.isInteger(out[i]) || out[i] < 0 || out[i] >= rank) {
-      throw new Error(`${op}: axis ${axes[i]} is out of range for rank ${rank} (shape ${fmt(shape)})`);
+      throw new Error(
+        `${op}: axis ${axes[i]} is out of range for rank ${rank} (shape ${fmt(shape)})`,
+      );
     }
-    if (out.indexOf(out[i]) !== i) throw new Error(`${op}: axis ${axes[i]} is repeated (shape ${fmt(shape)})`);
+    if (out.indexOf(out[i]) !== i) {
+      throw new Error(`${op}: axis ${axes[i]} is repeated (shape ${fmt(shape)})`);
+    }
   }
   return out;
 }

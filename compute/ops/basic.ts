@@ -64,9 +64,7 @@ export function mean(x: Tensor, axes?: readonly number[], keepDims = false): Ten
 
 /** The shape `x` would have after reducing `axes` with size-1 axes kept. */
 export function keptShape(shape: Shape, axes?: readonly number[]): number[] {
-  const ax = axes === undefined
-    ? shape.map((_, i) => i)
-    : normalizeAxes("reduce", axes, shape);
+  const ax = axes === undefined ? shape.map((_, i) => i) : normalizeAxes("reduce", axes, shape);
   return shape.map((d, i) => (ax.includes(i) ? 1 : d));
 }
 

@@ -51,7 +51,7 @@ export const tol = {
     rtol: 1e-5,
     atol: 1e-5,
     why:
-      "DP5 (or BS3) solved at rtol = atol = 1e-6 against the exact solution: the global error stays within ~10× the local tolerance on these smooth, non-growing problems (DP5 measured ≤ 0.3×)",
+      "DP5 (or BS3) solved at rtol = atol = 1e-6 against the exact solution: the global error stays within ~10× the local tolerance on these smooth problems (DP5 measured 0.24× forwards, 4.8× backwards through an e⁴ growth)",
   },
   odeAdaptiveF32: {
     rtol: 1e-4,
@@ -69,7 +69,7 @@ export const tol = {
     rtol: 2e-5,
     atol: 2e-6,
     why:
-      "the same fixed RK steps in float32 and float64: ≤ 64 steps × a few float32 roundings each",
+      "the same fixed RK steps in float32 and float64: 20 steps × a few float32 roundings each, grown by the dynamics",
   },
   odeObservedOrder: {
     rtol: 0,

@@ -1,0 +1,84 @@
+/**
+ * Kernel benchmarks: matmul 256/512/1024 and conv2d 3×3, 64→64 channels, 28×28, batch 64,
+ * forward and backward (input and weight gradients), on each backend, in GFLOP/s.
+ */
+
+import {
+  type Backend,
+  conv2d,
+  matmul,
+  mul,
+  Rng,
+  sum,
+  type Tensor,
+  tidy,
+  valueAndGrad,
+} from "../compute/mod.ts";
+import { time, type Timing } from "./timing.ts";
+
+export interface KernelResult extends Timing {
+  name: string;
+  backend: string;
+  gflops: number;
+}
+
+async function measure(
+  backend: Backend,
+  name: string,
+  flops: number,
+  reps: number,
+  body: () => Tensor,
+): Promise<KernelResult> {
+  const t = await time(async () => {
+    const out = tidy(body);
+    await out.read(); // one element would do, but read() is the only sync point
+    out.dispose();
+  }, reps);
+  return { name, backend: backend.name, ...t, gflops: flops / (t.ms_median * 1e6) };
+}
+
+export async function runKernels(
+  backends: Backend[],
+  log: (s: string) => void,
+): Promise<KernelResult[]> {
+  const results: KernelResult[] = [];
+  for (const be of backends) {
+    const slow = be.name === "reference";
+    const rng = Rng.fromSeed(0);
+    for (const n of [256, 512, 1024]) {
+      log(`bench: matmul.${n} on ${be.name}`);
+      const a = rng.normal(be, [n, n]), b = rng.normal(be, [n, n]);
+      results.push(
+        await measure(be, `matmul.${n}`, 2 * n ** 3, slow && n > 256 ? 1 : 3, () => matmul(a, b)),
+      );
+      a.dispose();
+      b.dispose();
+    }
+    const x = rng.normal(be, [64, 64, 28, 28]), w = rng.normal(be, [64, 64, 3, 3]);
+    const p = { stride: 1, padding: 1 };
+    const macs = 64 * 64 * 64 * 28 * 28 * 9;
+    log(`bench: conv2d.3x3.64x64.28.b64.fwd on ${be.name}`);
+    results.push(
+      await measure(
+        be,
+        "conv2d.3x3.64x64.28.b64.fwd",
+        2 * macs,
+        slow ? 1 : 3,
+        () => conv2d(x, w, p),
+      ),
+    );
+    log(`bench: conv2d.3x3.64x64.28.b64.bwd on ${be.name}`);
+    const g = rng.normal(be, [64, 64, 28, 28]);
+    results.push(
+      await measure(be, "conv2d.3x3.64x64.28.b64.bwd", 4 * macs, slow ? 1 : 3, () => {
+        // input and weight gradients of ⟨conv(x, w), g⟩
+        const { grad } = valueAndGrad((t: { x: Tensor; w: Tensor }) =>
+          sum(mul(conv2d(t.x, t.w, p), g))
+        )({ x, w });
+        return mul(sum(grad.x), sum(grad.w));
+      }),
+    );
+    for (const t of [x, w, g]) t.dispose();
+  }
+  return results;
+}

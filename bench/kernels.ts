@@ -42,42 +42,33 @@ export async function runKernels(
   log: (s: string) => void,
 ): Promise<KernelResult[]> {
   const results: KernelResult[] = [];
+  // Each case is logged as it finishes: the slow ones take minutes on a CPU adapter.
+  const record = (r: KernelResult) => {
+    log(`  ${r.name} ${r.backend}: ${r.ms_median.toFixed(1)} ms, ${r.gflops.toFixed(2)} GFLOP/s`);
+    results.push(r);
+  };
   for (const be of backends) {
     const slow = be.name === "reference";
     const rng = Rng.fromSeed(0);
     for (const n of [256, 512, 1024]) {
-      log(`bench: matmul.${n} on ${be.name}`);
       const a = rng.normal(be, [n, n]), b = rng.normal(be, [n, n]);
-      results.push(
-        await measure(be, `matmul.${n}`, 2 * n ** 3, slow && n > 256 ? 1 : 3, () => matmul(a, b)),
-      );
+      const reps = slow && n > 256 ? 1 : 3;
+      record(await measure(be, `matmul.${n}`, 2 * n ** 3, reps, () => matmul(a, b)));
       a.dispose();
       b.dispose();
     }
     const x = rng.normal(be, [64, 64, 28, 28]), w = rng.normal(be, [64, 64, 3, 3]);
+    const g = rng.normal(be, [64, 64, 28, 28]);
     const p = { stride: 1, padding: 1 };
     const macs = 64 * 64 * 64 * 28 * 28 * 9;
-    log(`bench: conv2d.3x3.64x64.28.b64.fwd on ${be.name}`);
-    results.push(
-      await measure(
-        be,
-        "conv2d.3x3.64x64.28.b64.fwd",
-        2 * macs,
-        slow ? 1 : 3,
-        () => conv2d(x, w, p),
-      ),
-    );
-    log(`bench: conv2d.3x3.64x64.28.b64.bwd on ${be.name}`);
-    const g = rng.normal(be, [64, 64, 28, 28]);
-    results.push(
-      await measure(be, "conv2d.3x3.64x64.28.b64.bwd", 4 * macs, slow ? 1 : 3, () => {
-        // input and weight gradients of ⟨conv(x, w), g⟩
-        const { grad } = valueAndGrad((t: { x: Tensor; w: Tensor }) =>
-          sum(mul(conv2d(t.x, t.w, p), g))
-        )({ x, w });
-        return mul(sum(grad.x), sum(grad.w));
-      }),
-    );
+    record(await measure(be, "conv2d.3x3.64x64.28.b64.fwd", 2 * macs, 1, () => conv2d(x, w, p)));
+    // input and weight gradients of ⟨conv(x, w), g⟩
+    const backward = () => {
+      const loss = (t: { x: Tensor; w: Tensor }) => sum(mul(conv2d(t.x, t.w, p), g));
+      const { grad } = valueAndGrad(loss)({ x, w });
+      return mul(sum(grad.x), sum(grad.w));
+    };
+    record(await measure(be, "conv2d.3x3.64x64.28.b64.bwd", 4 * macs, 1, backward));
     for (const t of [x, w, g]) t.dispose();
   }
   return results;

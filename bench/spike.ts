@@ -9,7 +9,9 @@ import { type Backend, referenceBackend, tensor, treeLeaves } from "../compute/m
 import { GmmEpsTrainer, spikeConfig } from "../train/gmm_eps_trainer.ts";
 import { gmmLogpHost, gmmScore, TWO_BLOBS } from "../sde/gmm.ts";
 import { pfOdeLogLikelihood } from "../sde/likelihood.ts";
-import { alpha, alphaSigmaT, sigma, VP_DEFAULT } from "../sde/vp.ts";
+import { VpSde } from "../sde/vp.ts";
+
+const VP = new VpSde();
 
 export interface TrainFigures {
   backend: string;
@@ -103,11 +105,11 @@ export async function spikeLikelihood(
   const tMin = 1e-5;
   const x = tensor(backend, SPIKE_POINTS.flat(), [SPIKE_POINTS.length, 2], dtype);
   const score = (xt: typeof x, t: typeof x) => {
-    const { alpha: a, sigma: s } = alphaSigmaT(VP_DEFAULT, t);
+    const { alpha: a, sigma: s } = VP.alphaSigmaT(t);
     return gmmScore(TWO_BLOBS, xt, a, s);
   };
   const start = performance.now();
-  const r = await pfOdeLogLikelihood(score, VP_DEFAULT, x, {
+  const r = await pfOdeLogLikelihood(score, VP, x, {
     tMin,
     tMax: 1,
     rtol: 1e-5,
@@ -116,9 +118,7 @@ export async function spikeLikelihood(
   });
   const ms = performance.now() - start;
   x.dispose();
-  const exact = SPIKE_POINTS.map((p) =>
-    gmmLogpHost(TWO_BLOBS, alpha(VP_DEFAULT, tMin), sigma(VP_DEFAULT, tMin), p)
-  );
+  const exact = SPIKE_POINTS.map((p) => gmmLogpHost(TWO_BLOBS, VP.alpha(tMin), VP.sigma(tMin), p));
   const err = exact.reduce((s, e, i) => s + Math.abs(r.logp[i] - e), 0) / exact.length;
   return {
     backend: backend.name,

@@ -10,16 +10,15 @@ import {
   mul,
   noGrad,
   reshape,
-  square,
   stopGradient,
   sub,
-  sumPerExample,
   type Tensor,
   zeros,
 } from "../compute/mod.ts";
 import { solveOde } from "./ode/solve.ts";
 import { DORMAND_PRINCE } from "./ode/tableaus.ts";
-import { driftDiffusionT, type VpConfig } from "./vp.ts";
+import type { Sde } from "./sde.ts";
+import { priorLogp } from "./prior.ts";
 
 /** A score function of per-example times: x [B, …], t [B] → [B, …]. */
 export type ScoreFn = (x: Tensor, t: Tensor) => Tensor;
@@ -30,6 +29,8 @@ export interface LikelihoodOptions {
   rtol: number;
   atol: number;
   divergence: DivergenceMethod;
+  /** log-density at T; default the process's prior π (`--prior standard`) */
+  terminalLogp?: (xT: Tensor) => Tensor;
 }
 
 export interface LikelihoodResult {
@@ -42,28 +43,22 @@ export interface LikelihoodResult {
   steps: number;
 }
 
-/** u(x, t) = f(t)x − ½g(t)²s(x, t), the PF-ODE drift of the VP process. */
-export function pfOdeDrift(score: ScoreFn, vp: VpConfig): (x: Tensor, t: Tensor) => Tensor {
+/** u(x, t) = f(t)x − ½g(t)²s(x, t), the probability-flow drift. */
+export function pfOdeDrift(score: ScoreFn, sde: Sde): (x: Tensor, t: Tensor) => Tensor {
   return (x, t) => {
-    const { f, g2 } = driftDiffusionT(vp, t);
+    const { f, g2 } = sde.driftDiffusionT(t);
     const col = (v: Tensor) => reshape(v, [x.shape[0], ...x.shape.slice(1).map(() => 1)]);
     return sub(mul(col(f), x), mul(col(mul(g2, 0.5)), score(x, t)));
   };
 }
 
-/** log N(x; 0, I) per example. */
-export function standardNormalLogp(x: Tensor): Tensor {
-  const D = x.size / x.shape[0];
-  return sub(mul(sumPerExample(square(x)), -0.5), (D / 2) * Math.log(2 * Math.PI));
-}
-
 export async function pfOdeLogLikelihood(
   score: ScoreFn,
-  vp: VpConfig,
+  sde: Sde,
   x: Tensor,
   o: LikelihoodOptions,
 ): Promise<LikelihoodResult> {
-  const drift = pfOdeDrift(score, vp);
+  const drift = pfOdeDrift(score, sde);
   const dynamics = (t: Tensor, [xt]: Tensor[]) => {
     const { value, div } = divergence((y) => drift(y, t), xt, o.divergence);
     return [stopGradient(value), stopGradient(div)];
@@ -76,7 +71,7 @@ export async function pfOdeLogLikelihood(
     atol: o.atol,
   });
   const [xT, ellT] = sol.y;
-  const prior = noGrad(() => standardNormalLogp(xT));
+  const prior = noGrad(() => (o.terminalLogp ?? ((y: Tensor) => priorLogp(sde, y)))(xT));
   const [p, d] = await Promise.all([prior.read(), ellT.read()]);
   const logp = Float64Array.from(p, (v, i) => v + d[i]);
   for (const t of [prior, xT, ellT, ell0]) t.dispose();

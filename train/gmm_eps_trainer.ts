@@ -20,7 +20,7 @@ import {
 } from "../compute/mod.ts";
 import { initMlp, type MlpConfig, mlpForward, type MlpParams } from "../nn/mlp.ts";
 import { gmmSample, type IsoGmm } from "../sde/gmm.ts";
-import { alphaSigmaT, VP_DEFAULT } from "../sde/vp.ts";
+import { VpSde } from "../sde/vp.ts";
 import { dsmEpsLoss } from "./objectives/dsm.ts";
 import { highOrderEpsLoss } from "./objectives/high_order.ts";
 import { ADAM_DEFAULT, type AdamConfig, type AdamState, adamStep, initAdam } from "./optim/adam.ts";
@@ -57,6 +57,7 @@ export class GmmEpsTrainer {
   readonly adam: AdamState<MlpParams>;
   readonly rng: Rng;
   stepCount = 0;
+  readonly sde = new VpSde();
 
   constructor(readonly backend: Backend, readonly cfg: GmmTrainerConfig) {
     this.rng = Rng.fromSeed(cfg.seed);
@@ -78,7 +79,7 @@ export class GmmEpsTrainer {
       const u = rng.derive("time").uniform(backend, [cfg.batch], cfg.dtype);
       const t = add(mul(u, 1 - cfg.tMin), cfg.tMin);
       const z = rng.derive("noise").normal(backend, x0.shape, cfg.dtype);
-      const { alpha, sigma } = alphaSigmaT(VP_DEFAULT, t);
+      const { alpha, sigma } = this.sde.alphaSigmaT(t);
       const col = (v: Tensor) => reshape(v, [cfg.batch, 1]);
       const xt = add(mul(col(alpha), x0), mul(col(sigma), z));
       const probe = cfg.highOrder > 0

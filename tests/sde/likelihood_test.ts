@@ -9,7 +9,9 @@ import {
 } from "../../compute/mod.ts";
 import { gmmLogpHost, gmmScore, TWO_BLOBS } from "../../sde/gmm.ts";
 import { pfOdeLogLikelihood } from "../../sde/likelihood.ts";
-import { alpha, alphaSigmaT, sigma, VP_DEFAULT } from "../../sde/vp.ts";
+import { VpSde } from "../../sde/vp.ts";
+
+const VP = new VpSde();
 
 const POINTS = [[-2, 0.5], [1.5, -1], [-0.2, -0.3], [0.9, -1.6], [3, -2]];
 const T_MIN = 1e-5;
@@ -21,13 +23,13 @@ async function logLikelihood(
 ) {
   const x = tensor(backend, POINTS.flat(), [POINTS.length, 2], dtype);
   const score = (xt: Tensor, t: Tensor) => {
-    const { alpha: a, sigma: s } = alphaSigmaT(VP_DEFAULT, t);
+    const { alpha: a, sigma: s } = VP.alphaSigmaT(t);
     return gmmScore(TWO_BLOBS, xt, a, s);
   };
   const probe = divergence === "exact"
     ? null
     : tensor(backend, POINTS.flatMap(() => divergence), [POINTS.length, 2], dtype);
-  return await pfOdeLogLikelihood(score, VP_DEFAULT, x, {
+  return await pfOdeLogLikelihood(score, VP, x, {
     tMin: T_MIN,
     tMax: 1,
     rtol: 1e-5,
@@ -43,7 +45,7 @@ eachBackend(
   "PF-ODE log-likelihood under the exact mixture score matches the closed form",
   async (k) => {
     const r = await logLikelihood(k.backend, k.dtype, "exact");
-    const a = alpha(VP_DEFAULT, T_MIN), s = sigma(VP_DEFAULT, T_MIN);
+    const a = VP.alpha(T_MIN), s = VP.sigma(T_MIN);
     POINTS.forEach((p, i) => {
       const exact = gmmLogpHost(TWO_BLOBS, a, s, p);
       assert.ok(

@@ -5,7 +5,7 @@
  */
 
 import type { Backend, DType, RandomKind } from "./backend.ts";
-import { philox4x32 } from "./random/philox.ts";
+import { philox4x32, sampleElement } from "./random/philox.ts";
 import { SharedStorage, Tensor } from "./tensor.ts";
 import { checkRank, type Shape, sizeOf } from "./shape.ts";
 
@@ -43,6 +43,27 @@ export class Rng {
     const id = typeof purpose === "number" ? purpose >>> 0 : hash32(purpose);
     const w = philox4x32([id, typeof purpose === "number" ? 1 : 2, 0xd371, 0], this.#key);
     return new Rng({ key: [w[0], w[1]], counter: 0 });
+  }
+
+  /**
+   * The same stream positioned at `counter`: draws keyed by a global index (example i of a
+   * dataset uses counters from i·perExample) give the same numbers however work is batched
+   * or sharded.
+   */
+  at(counter: number): Rng {
+    if (!Number.isSafeInteger(counter) || counter < 0) {
+      throw new Error(`Rng.at: bad counter ${counter}`);
+    }
+    return new Rng({ key: this.#key, counter });
+  }
+
+  /** Host-side uniforms in [0, 1) from the same bits the device would draw (float64 values). */
+  uniformHost(n: number): Float64Array {
+    const out = new Float64Array(n);
+    const p = { kind: "uniform" as const, key: this.#key, counter: this.#counter, bound: 0 };
+    for (let i = 0; i < n; i++) out[i] = sampleElement(p, i);
+    this.#counter += n;
+    return out;
   }
 
   state(): RngState {

@@ -36,6 +36,12 @@ export const tol = {
     atol: 5e-5,
     why: "f32 second-order gradients compound two chains of rounding",
   },
+  f32SinusoidalFeatures: {
+    rtol: 2e-6,
+    atol: 1e-4,
+    why:
+      "sin/cos of s = 1000·t·ω for t ∈ [0, 1): the float32 argument (and ω) carry rounding up to 1000·2⁻²⁴ ≈ 6e-5, which passes straight to the features (2.3e-5 measured)",
+  },
   finiteDiff: {
     rtol: 1e-6,
     atol: 1e-8,

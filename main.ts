@@ -5,9 +5,12 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { exitCodeOf, formatError } from "./io/errors.ts";
+import * as evalNll from "./eval/command.ts";
 
 /** Subcommands that work today; each module registers its options on the given command. */
-const subcommands: Record<string, { describe: string; register: (cmd: Command) => void }> = {};
+const subcommands: Record<string, { describe: string; register: (cmd: Command) => void }> = {
+  "eval-nll": evalNll,
+};
 
 export function buildProgram(): Command {
   const program = new Command()

@@ -39,7 +39,11 @@ export interface LikelihoodResult {
   /** log π(x_T) and ℓ(T), the two parts of logp */
   priorLogp: Float64Array;
   deltaLogp: Float64Array;
+  /** x_T, where the ODE ended (row-major, one row per example) */
+  endPoint: Float64Array;
   nfe: number;
+  /** function evaluations each example needed (its cost had it been solved alone) */
+  nfePerExample: Int32Array;
   steps: number;
 }
 
@@ -72,14 +76,16 @@ export async function pfOdeLogLikelihood(
   });
   const [xT, ellT] = sol.y;
   const prior = noGrad(() => (o.terminalLogp ?? ((y: Tensor) => priorLogp(sde, y)))(xT));
-  const [p, d] = await Promise.all([prior.read(), ellT.read()]);
+  const [p, d, end] = await Promise.all([prior.read(), ellT.read(), xT.read()]);
   const logp = Float64Array.from(p, (v, i) => v + d[i]);
   for (const t of [prior, xT, ellT, ell0]) t.dispose();
   return {
     logp,
     priorLogp: Float64Array.from(p),
     deltaLogp: Float64Array.from(d),
+    endPoint: Float64Array.from(end),
     nfe: sol.nfe,
+    nfePerExample: sol.nfePerExample,
     steps: sol.steps,
   };
 }

@@ -83,4 +83,70 @@ export const tol = {
     why:
       "log2 of the error ratio when halving h, at N = 32 → 64 steps on the rotation, approaches p up to O(h) terms (Euler 1.09, DP5 5.006 measured)",
   },
+  f32GmmLogp: {
+    rtol: 5e-7,
+    atol: 2e-6,
+    why:
+      "analytic mixture log p_t in float32: sums of D log v and D z²/v terms of the size of |log p| (up to ~50), so a few ulp of |log p| (2.7e-7 relative, 6.8e-6 absolute measured)",
+  },
+  f32GmmScore: {
+    rtol: 2e-5,
+    atol: 2e-5,
+    why:
+      "analytic mixture score in float32: components z/v of size up to ~30 at t_min (λ_min = 0.04) partly cancel between responsibilities (1.7e-6 of max(1, ‖s‖) measured)",
+  },
+  f32GmmTweedie: {
+    rtol: 1e-5,
+    atol: 1e-4,
+    why:
+      "E[x_0 | x_t] in float32: responsibilities carry the logits' float32 error (~1e-7 |log p| ≈ 5e-6) times mean gaps of ~10 between components (8.5e-6 relative measured at t = 1)",
+  },
+  f64Tweedie: {
+    rtol: 1e-10,
+    atol: 1e-10,
+    why:
+      "Tweedie's (x + σ²s)/α in float64 against the cancellation-free form: dividing by α ≈ 6.6e-3 at t = 1 magnifies x + σ²s's rounding ~150× (a few 1e-14 measured)",
+  },
+  f64Hessian: {
+    rtol: 1e-11,
+    atol: 1e-11,
+    why:
+      "float64 mixture Hessians Σ_k r_k(g_k g_kᵀ − C_k⁻¹) − s sᵀ: terms up to ~30² cancel to entries of O(1/λ), so small entries keep only ~1e-13 absolute (1.1e-13 measured)",
+  },
+  f32GmmHessian: {
+    rtol: 1e-5,
+    atol: 5e-5,
+    why:
+      "mixture Hessian-vector products and Laplacians by second-order autodiff in float32: entries up to ~40 at t_min (λ_min = 0.04), error a few ulp of the largest (2.4e-5 measured)",
+  },
+  sdeFiniteDiff: {
+    rtol: 1e-5,
+    atol: 0,
+    why:
+      "float64 central differences of λ, ln α, σ²: with h = min(t/1000, 1e-5) (VP, sub-VP) truncation ≈ (h/t)²/3 ≈ 3e-7 near t_min; with h = 1e-4 (VE, VDM) truncation ≈ (hγ′)²/6 ≈ 6e-7 and rounding of ln α ≈ −8e-7 (VDM, t → 0) ≈ 1e-7",
+  },
+  f32SdeCoefficients: {
+    rtol: 2e-6,
+    atol: 1e-6,
+    why:
+      "process coefficients in float32 from float32 t: exp of arguments up to 10.7 (VE g² at t = 1) turns the argument's rounding |x|·2⁻²⁴ into relative error (1.13e-6 measured; VDM 6.9e-7, sub-VP σ 3.3e-7)",
+  },
+  specialF64: {
+    rtol: 1e-15,
+    atol: 0,
+    why:
+      "erf, erfc, Φ, Φ⁻¹, χ⁻¹ in float64 against correctly rounded goldens: a few roundings in the rational approximations and series (4.1e-16 worst measured)",
+  },
+  normalRoundTrip: {
+    rtol: 1.1e-15,
+    atol: 0,
+    why:
+      "Φ(Φ⁻¹(p)) = p, per unit of (1 + x²): Φ turns x's rounding into relative error x·φ(x)/Φ(x) ≈ x² in the tails (3.3·2⁻⁵² measured)",
+  },
+  f32Conversion: {
+    rtol: 5e-6,
+    atol: 5e-6,
+    why:
+      "ε/x0/velocity/score conversions in float32 divide by α or σ after a subtraction, amplifying the inputs' rounding by max(σ/α, α/σ) ≤ 8 at the tested times (6.6e-7 measured, s from x0 on sub-VP)",
+  },
 } as const satisfies Record<string, Tolerance>;

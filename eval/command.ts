@@ -1,0 +1,152 @@
+/**
+ * `eval-nll`: exact negative log-likelihood in bits/dim through the PF-ODE, optionally the
+ * ScoreFlow bound beside it, sharded for job arrays (`--shard i/n --out PART.json`, then
+ * `eval-nll merge PART.json…`).
+ */
+
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { UsageError } from "../io/errors.ts";
+import { type EvalFlags, runEval } from "./run_eval.ts";
+import { runMerge } from "./merge.ts";
+
+function positiveInt(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${flag} must be a positive integer, got ${v}`);
+    }
+    return n;
+  };
+}
+
+function positiveNumber(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(`${flag} must be a positive number, got ${v}`);
+    }
+    return n;
+  };
+}
+
+function nonNegativeNumber(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) {
+      throw new InvalidArgumentError(`${flag} must be a number ≥ 0, got ${v}`);
+    }
+    return n;
+  };
+}
+
+export const describe = "exact negative log-likelihood (bits/dim) through the probability-flow ODE";
+
+export function register(cmd: Command): void {
+  cmd
+    .argument("[merge]", "`merge` followed by partial-result files combines shards")
+    .argument("[parts...]", "partial results written with --shard i/n --out PART.json")
+    .option("--model <spec>", "analytic model, gmm:FILE.json")
+    .option("--ckpt <file>", "trained checkpoint (available once training lands)")
+    .option(
+      "--data <spec>",
+      "gmm:FILE.json (samples of a mixture) or points:FILE (.npy/.json/.csv)",
+    )
+    .option(
+      "--limit <n>",
+      "evaluate the first n examples (gmm: data, how many to draw; default 1000)",
+      positiveInt("--limit"),
+    )
+    .option("--split <name>", "train|test, for datasets that have splits")
+    .addOption(
+      new Option("--dequant <kind>", "dequantisation of integer data").choices([
+        "uniform",
+        "truncated-normal",
+        "none",
+      ]),
+    )
+    .option(
+      "--dequant-samples <k>",
+      "importance-weighted dequantisation draws per example",
+      positiveInt("--dequant-samples"),
+      1,
+    )
+    .addOption(
+      new Option("--divergence <kind>", "divergence of the drift").choices(["hutchinson", "exact"])
+        .default("hutchinson"),
+    )
+    .addOption(
+      new Option("--probe <kind>", "Hutchinson probe distribution").choices([
+        "rademacher",
+        "gaussian",
+      ]).default("rademacher"),
+    )
+    .option("--probes <k>", "Hutchinson solves averaged per example", positiveInt("--probes"), 1)
+    .option("--rtol <x>", "relative tolerance of Dormand–Prince", positiveNumber("--rtol"), 1e-5)
+    .option("--atol <x>", "absolute tolerance of Dormand–Prince", positiveNumber("--atol"), 1e-5)
+    .option(
+      "--t-min <t>",
+      "start time of the ODE (default: the process's likelihood t_min)",
+      nonNegativeNumber("--t-min"),
+    )
+    .addOption(
+      new Option("--sde <kind>", "process of an analytic model").choices([
+        "vp",
+        "subvp",
+        "ve",
+        "vdm",
+      ]),
+    )
+    .addOption(
+      new Option(
+        "--prior <kind>",
+        "terminal density: the process's prior, or the mixture's own p_T",
+      ).choices(["standard", "exact"]).default("standard"),
+    )
+    .option("--bound", "also report the ScoreFlow upper bound")
+    .option(
+      "--bound-samples <n>",
+      "importance-sampled times per example for --bound",
+      positiveInt("--bound-samples"),
+      1000,
+    )
+    .option("--batch <n>", "examples per device batch", positiveInt("--batch"), 64)
+    .option("--per-example", "list every example's NLL and NFE")
+    .option("--shard <i/n>", "evaluate shard i of n (0-based) and write it with --out")
+    .option("--out <file>", "where a shard writes its partial result (JSON)")
+    .option("--seed <n>", "seed of every random draw", (v) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new InvalidArgumentError(`--seed must be an integer ≥ 0, got ${v}`);
+      }
+      return n;
+    }, 0)
+    .addOption(
+      new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
+        .default("auto"),
+    )
+    .option("--json", "print one JSON document on stdout")
+    .option("--quiet", "no progress on stderr")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  deno task eval-nll --model gmm:fixtures/mix2d.json --data gmm:fixtures/mix2d.json --limit 200 --divergence exact
+  deno task eval-nll --model gmm:fixtures/mix10d.json --data points:my_points.npy --probes 4 --bound --json
+  deno task eval-nll --model gmm:m.json --data gmm:m.json --shard 0/4 --out part0.json
+  deno task eval-nll merge part0.json part1.json part2.json part3.json`,
+    )
+    .action(async (merge, parts, opts) => {
+      if (merge !== undefined) {
+        if (merge !== "merge") {
+          throw new UsageError(
+            `eval-nll: unexpected argument ${
+              JSON.stringify(merge)
+            } (did you mean \`eval-nll merge PART.json…\`?)`,
+          );
+        }
+        await runMerge(parts, { json: opts.json === true });
+        return;
+      }
+      await runEval(opts as EvalFlags);
+    });
+}

@@ -1,0 +1,51 @@
+/** Printing an eval-nll result: one JSON document on stdout, or a few labelled lines. */
+
+export function printSummary(doc: Record<string, unknown>, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(doc, null, 2));
+    return;
+  }
+  const f = (v: unknown, d = 4) => (typeof v === "number" ? v.toFixed(d) : String(v));
+  const dequant = doc.dequantization === "none"
+    ? "continuous data, no dequantisation"
+    : `${doc.dequantization} dequantisation, ${doc.dequant_samples} sample(s)`;
+  const div = doc.divergence === "exact"
+    ? "exact divergence"
+    : `Hutchinson (${doc.probe}), ${doc.probes} probe(s)`;
+  console.log(`examples        ${doc.n}  (${doc.data})`);
+  console.log(
+    `model           ${doc.model}, ${
+      (doc.sde as { kind: string }).kind
+    } process, t ∈ [${doc.t_min}, ${doc.t_max}]`,
+  );
+  console.log(`NLL             ${f(doc.nll_nats)} ± ${f(doc.nll_stderr)} nats per example`);
+  console.log(
+    `bits/dim        ${f(doc.bpd)} ± ${
+      f(doc.bpd_stderr)
+    }  [${dequant}; ${div}; prior ${doc.prior}]`,
+  );
+  console.log(`NFE             ${f(doc.nfe_mean, 1)} per example (mean)`);
+  const bound = doc.bound as
+    | {
+      nll_nats: number;
+      bpd: number;
+      bpd_stderr: number;
+      samples: number;
+      parts: Record<string, number>;
+    }
+    | undefined;
+  if (bound) {
+    console.log(
+      `ScoreFlow bound ${f(bound.bpd)} ± ${f(bound.bpd_stderr)} bits/dim (${
+        f(bound.nll_nats)
+      } nats; ` +
+        `prior ${f(bound.parts.prior)}, diffusion ${f(bound.parts.diffusion)}, offset ${
+          f(bound.parts.offset)
+        }; ` +
+        `${bound.samples} times per example)`,
+    );
+  }
+  if (typeof doc.seconds === "number") {
+    console.log(`time            ${doc.seconds.toFixed(1)} s on ${doc.backend}`);
+  }
+}

@@ -1,0 +1,199 @@
+/** Resolves an eval-nll invocation into a model, data and settings, runs it, and reports. */
+
+import { type DType, Rng, selectBackend, tensor } from "../compute/mod.ts";
+import { UsageError } from "../io/errors.ts";
+import { Progress } from "../io/progress.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { makeSde } from "../sde/processes.ts";
+import { erf } from "../sde/special.ts";
+import type { SdeKind } from "../sde/sde.ts";
+import { resolveData, resolveModel } from "./resolve.ts";
+import { evaluateNll } from "./nll.ts";
+import { scoreFlowBound } from "./bound.ts";
+import {
+  type BoundExample,
+  type EvalSettings,
+  parseShard,
+  type PartialResult,
+  shardRange,
+  summarize,
+} from "./summary.ts";
+import { printSummary } from "./report.ts";
+import type { Dequantization } from "./dequantization.ts";
+
+export interface EvalFlags {
+  model?: string;
+  ckpt?: string;
+  data?: string;
+  limit?: number;
+  split?: string;
+  dequant?: string;
+  dequantSamples: number;
+  divergence: string;
+  probe: string;
+  probes: number;
+  rtol: number;
+  atol: number;
+  tMin?: number;
+  sde?: string;
+  prior: string;
+  bound?: boolean;
+  boundSamples: number;
+  batch: number;
+  perExample?: boolean;
+  shard?: string;
+  out?: string;
+  seed: number;
+  backend: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function checkFlags(f: EvalFlags): void {
+  if (f.model && f.ckpt) throw new UsageError("--model and --ckpt conflict: give one of them");
+  if (f.ckpt) {
+    throw new UsageError(
+      "--ckpt: trained checkpoints are not supported yet; use --model gmm:FILE.json",
+    );
+  }
+  if (!f.model) throw new UsageError("eval-nll needs --model gmm:FILE.json (see --help)");
+  if (!f.data) throw new UsageError("eval-nll needs --data SPEC: gmm:FILE.json or points:FILE");
+  if (f.split) {
+    throw new UsageError(
+      "--split applies to datasets with splits (images); gmm: and points: data have none",
+    );
+  }
+  if (f.shard && !f.out) {
+    throw new UsageError("--shard needs --out PART.json to write its partial result");
+  }
+  if (f.out && !f.shard) throw new UsageError("--out is for shards; add --shard i/n or drop --out");
+  if (f.probes > 1 && f.divergence === "exact") {
+    throw new UsageError(
+      "--probes averages Hutchinson solves; it conflicts with --divergence exact",
+    );
+  }
+  if (f.boundSamples !== 1000 && !f.bound) throw new UsageError("--bound-samples needs --bound");
+}
+
+export async function runEval(f: EvalFlags): Promise<void> {
+  checkFlags(f);
+  const started = performance.now();
+  const log = (line: string) => f.quiet || console.error(line);
+  const sde = makeSde((f.sde ?? "vp") as SdeKind);
+  const model = await resolveModel(f.model!, sde);
+  if (f.prior === "exact" && !model.logp) {
+    throw new UsageError(
+      `--prior exact needs an analytic model with a known p_T; ${model.description} has none`,
+    );
+  }
+  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
+  const dtype: DType = backend.supports("f64") ? "f64" : "f32";
+  const rng = Rng.fromSeed(f.seed);
+  const data = await resolveData(f.data!, model, {
+    limit: f.limit,
+    rng: rng.derive("data"),
+    backend,
+    dtype,
+  });
+  const dequantization = (f.dequant ?? (data.integerValued ? "uniform" : "none")) as Dequantization;
+  if (data.integerValued && dequantization === "none") {
+    throw new UsageError(
+      `${f.data} holds integer values: their density needs a dequantisation (--dequant uniform or truncated-normal); ` +
+        "without one the likelihood of a discrete set is meaningless (it can even give negative bits/dim)",
+    );
+  }
+  if (!data.integerValued && dequantization !== "none") {
+    throw new UsageError(
+      `--dequant ${dequantization} is for integer data; ${f.data} is continuous (use --dequant none)`,
+    );
+  }
+  const tMin = f.tMin ?? sde.tMinLikelihood;
+  if (!(tMin < sde.T)) throw new UsageError(`--t-min must be below T = ${sde.T}, got ${tMin}`);
+  const shard = f.shard ? parseShard(f.shard) : { index: 0, count: 1 };
+  const [start, end] = shardRange(data.n, shard);
+  const D = data.shape.reduce((p, d) => p * d, 1);
+  const settings: EvalSettings = {
+    model: model.description,
+    data: data.description,
+    dim: D,
+    dequantization,
+    dequant_samples: f.dequantSamples,
+    divergence: f.divergence,
+    probe: f.probe,
+    probes: f.divergence === "exact" ? 0 : f.probes,
+    prior: f.prior,
+    t_min: tMin,
+    t_max: sde.T,
+    rtol: f.rtol,
+    atol: f.atol,
+    seed: f.seed,
+    sde: { kind: sde.kind, params: { ...sde.params } },
+    n_total: data.n,
+  };
+  const values = data.values.subarray(start * D, end * D);
+  const examples = await evaluateNll(model, {
+    values,
+    n: end - start,
+    quantization: data.quantization,
+  }, {
+    backend,
+    dtype,
+    tMin,
+    rtol: f.rtol,
+    atol: f.atol,
+    divergence: f.divergence as "exact" | "hutchinson",
+    probe: f.probe as "rademacher" | "gaussian",
+    probes: f.probes,
+    dequantization,
+    dequantSamples: f.dequantSamples,
+    prior: f.prior as "standard" | "exact",
+    batch: f.batch,
+    rng,
+    firstIndex: start,
+    logZTau: (tau) => Math.log(erf(tau / Math.SQRT2)),
+  }, new Progress("eval-nll", end - start, "examples", f.quiet === true));
+  let bound: PartialResult["bound"];
+  if (f.bound) {
+    if (data.integerValued) {
+      throw new UsageError("--bound is implemented for continuous data (dequantise first)");
+    }
+    const x = tensor(backend, values, [end - start, ...data.shape], dtype);
+    const r = await scoreFlowBound(model, x, {
+      tMin,
+      samples: f.boundSamples,
+      rng: rng.derive("bound"),
+      firstIndex: start,
+    });
+    x.dispose();
+    const rows: BoundExample[] = Array.from(r.nll, (nll, i) => ({
+      index: start + i,
+      nll,
+      stderr: r.stderr[i],
+      prior: r.prior[i],
+      diffusion: r.diffusion[i],
+      offset: r.offset[i],
+    }));
+    bound = { samples: f.boundSamples, examples: rows };
+  }
+  if (f.shard) {
+    const part: PartialResult = {
+      format: "likelihood-eval-part/1",
+      shard,
+      settings,
+      examples,
+      bound,
+    };
+    await writeFileAtomic(f.out!, JSON.stringify(part));
+    log(
+      `eval-nll: shard ${shard.index}/${shard.count} (${examples.length} examples) written to ${f.out}`,
+    );
+    return;
+  }
+  const doc = summarize(settings, examples, bound);
+  doc.backend = backend.name;
+  doc.seconds = (performance.now() - started) / 1000;
+  if (f.perExample) {
+    doc.per_example = examples.map((e) => ({ index: e.index, nll_nats: e.nll, nfe: e.nfe }));
+  }
+  printSummary(doc, f.json === true);
+}

@@ -78,6 +78,16 @@ export function gradients(
   });
 }
 
+/** Runs `f` with recording on, one tracing level deeper (so inner backward passes keep their graph). */
+function traced<T>(f: () => T): T {
+  tracingDepth++;
+  try {
+    return withRecording(true, f);
+  } finally {
+    tracingDepth--;
+  }
+}
+
 /** An alias of `x` whose gradient will be asked for; linked to `x` so outer levels see through it. */
 export function watch(x: Tensor): Tensor {
   const alias = withRecording(true, () => reshape(x, x.shape));
@@ -97,13 +107,7 @@ export function vjp(
   x: Tensor,
 ): { value: Tensor; pullback: (g: Tensor) => Tensor } {
   const xw = watch(x);
-  tracingDepth++;
-  let value: Tensor;
-  try {
-    value = withRecording(true, () => f(xw));
-  } finally {
-    tracingDepth--;
-  }
+  const value = traced(() => f(xw));
   const createGraph = tracingDepth > 0;
   return { value, pullback: (g) => gradients([value], [xw], [g], createGraph)[0] };
 }
@@ -126,13 +130,7 @@ export function valueAndGrad<T extends Tree>(
       leaves.push(w);
       return w;
     });
-    tracingDepth++;
-    let value: Tensor;
-    try {
-      value = withRecording(true, () => f(watched));
-    } finally {
-      tracingDepth--;
-    }
+    const value = traced(() => f(watched));
     const nested = tracingDepth > 0;
     const grads = gradients([value], leaves, undefined, nested);
     let i = 0;

@@ -198,3 +198,35 @@ Deno.test("eval-nll bad input files exit 3 naming the problem", async () => {
   assert.equal(r.code, 3);
   assert.match(r.stderr, /dimension mismatch.*D = 2.*D = 3/);
 });
+
+Deno.test("integer-valued points need a dequantisation; uniform is the default and is labelled", async () => {
+  const dir = await Deno.makeTempDir();
+  const pts = `${dir}/ints.csv`;
+  await Deno.writeTextFile(pts, "x,y\n1,0\n0,-1\n-2,1\n");
+  const refused = await run([
+    "--model",
+    MIX,
+    "--data",
+    `points:${pts}`,
+    "--dequant",
+    "none",
+    ...quick,
+  ]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /integer values.*dequantisation/);
+  const ok = await run([
+    "--model",
+    MIX,
+    "--data",
+    `points:${pts}`,
+    ...quick,
+    "--json",
+    "--dequant-samples",
+    "2",
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const doc = JSON.parse(ok.stdout);
+  assert.equal(doc.dequantization, "uniform");
+  assert.equal(doc.dequant_samples, 2);
+  assert.equal(doc.n, 3);
+});

@@ -15,7 +15,7 @@ import {
   sumPerExample,
   type Tensor,
 } from "../../compute/mod.ts";
-import type { EpsModel } from "./dsm.ts";
+import type { Network as EpsModel } from "./dsm.ts";
 
 export function highOrderEpsLoss(
   eps: EpsModel,

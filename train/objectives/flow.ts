@@ -1,0 +1,64 @@
+/**
+ * i-DODE's velocity objective (Zheng et al. 2023; MATH.md §3.3–3.4) on the VDM linear-γ
+ * process: target F* = α ε − σ x0, times with density ∝ α² over γ (antithetic pairs), per
+ * example ½ Z ‖F* − F̂‖²; with `highOrder` w > 0 the second-order term
+ * ½ Z w [σ ∇·F̂ − α(D − sg(‖F* − F̂‖²))]² / D is added, its divergence by one Rademacher
+ * probe: minimising it differentiates through a divergence.
+ */
+
+import {
+  add,
+  divergence,
+  mul,
+  reshape,
+  square,
+  stopGradient,
+  sub,
+  sumPerExample,
+  type Tensor,
+  tensor,
+} from "../../compute/mod.ts";
+import { perExample, velocityFromEpsX0 } from "../../sde/parameterization.ts";
+import type { Sde } from "../../sde/sde.ts";
+import type { Network } from "./dsm.ts";
+
+export interface FlowBatch {
+  x0: Tensor;
+  z: Tensor;
+  t: Float64Array;
+  Z: number;
+  /** Rademacher probe, needed when the high-order weight is positive */
+  probe?: Tensor;
+}
+
+export interface FlowParts {
+  loss: Tensor;
+  firstOrder: Tensor;
+  secondOrder: Tensor | null;
+}
+
+export function flowLoss(net: Network, sde: Sde, highOrder: number, batch: FlowBatch): FlowParts {
+  const { x0, z } = batch;
+  const B = x0.shape[0], D = x0.size / B;
+  const t = tensor(x0.backend, batch.t, [B], x0.dtype);
+  const m = sde.alphaSigmaT(t);
+  const xt = add(mul(perExample(m.alpha, x0), x0), mul(perExample(m.sigma, z), z));
+  const target = velocityFromEpsX0(z, x0, m);
+  if (highOrder <= 0) {
+    const firstOrder = mul(sumPerExample(square(sub(target, net(xt, t)))), 0.5 * batch.Z);
+    return { loss: firstOrder, firstOrder, secondOrder: null };
+  }
+  if (!batch.probe) throw new Error("flowLoss: the high-order term needs a probe");
+  const { value, div } = divergence((y) => net(y, t), xt, {
+    method: "hutchinson",
+    probe: batch.probe,
+  });
+  const err2 = sumPerExample(square(sub(target, value)));
+  const firstOrder = mul(err2, 0.5 * batch.Z);
+  const residual = sub(
+    mul(reshape(m.sigma, [B]), div),
+    mul(reshape(m.alpha, [B]), sub(D, stopGradient(err2))),
+  );
+  const secondOrder = mul(square(residual), (0.5 * batch.Z * highOrder) / D);
+  return { loss: add(firstOrder, secondOrder), firstOrder, secondOrder };
+}

@@ -6,9 +6,11 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { exitCodeOf, formatError } from "./io/errors.ts";
 import * as evalNll from "./eval/command.ts";
+import * as train from "./train/command.ts";
 
 /** Subcommands that work today; each module registers its options on the given command. */
 const subcommands: Record<string, { describe: string; register: (cmd: Command) => void }> = {
+  train,
   "eval-nll": evalNll,
 };
 

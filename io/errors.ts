@@ -12,6 +12,8 @@ export class InputError extends Error {
 
 export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError) return 2;
+  // an interrupted run that saved its checkpoint (SIGINT's conventional 128 + 2)
+  if (e instanceof Error && e.name === "Interrupted") return 130;
   if (e instanceof InputError) return 3;
   return 1;
 }
@@ -19,6 +21,7 @@ export function exitCodeOf(e: unknown): number {
 /** One line for a user mistake; the stack only for internal failures. */
 export function formatError(e: unknown): string {
   if (e instanceof UsageError || e instanceof InputError) return `error: ${e.message}`;
+  if (e instanceof Error && e.name === "Interrupted") return e.message;
   if (e instanceof Error) return `error: ${e.message}\n${e.stack ?? ""}`;
   return `error: ${String(e)}`;
 }

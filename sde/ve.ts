@@ -62,4 +62,3 @@ export class VeSde implements Sde {
     return { f: zeros(t.backend, t.shape, t.dtype), g2: exp(logG2) };
   }
 }
-

@@ -24,7 +24,12 @@ const SHAPE = [3, 2, 2];
 const D = 4;
 
 /** Times where max(σ/α, α/σ) ≤ 8, so float32 conversions lose at most a few digits. */
-const TIMES = { vp: [0.05, 0.3, 0.6], subvp: [0.15, 0.3, 0.6], vdm: [0.6, 0.7, 0.8], ve: [0.3, 0.45, 0.6] };
+const TIMES = {
+  vp: [0.05, 0.3, 0.6],
+  subvp: [0.15, 0.3, 0.6],
+  vdm: [0.6, 0.7, 0.8],
+  ve: [0.3, 0.45, 0.6],
+};
 
 /** Host float64 oracle: ε, x0 from a seeded draw; α, σ from a process at moderate times. */
 function draw(kind: "vp" | "subvp" | "vdm" | "ve") {
@@ -70,7 +75,11 @@ for (const kind of ["vp", "subvp", "vdm", "ve"] as const) {
     await check(scoreFromVelocity(v, x, m), trueScore, "s(F)");
     const native: Record<Parameterization, Tensor> = { eps, x0, velocity: v, score: up(trueScore) };
     for (const p of ["eps", "x0", "velocity", "score"] as const) {
-      await check(scoreFromPrediction(p, native[p], x, m), trueScore, `scoreFromPrediction("${p}")`);
+      await check(
+        scoreFromPrediction(p, native[p], x, m),
+        trueScore,
+        `scoreFromPrediction("${p}")`,
+      );
     }
   });
 }

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { eachBackend } from "../_helpers/backends.ts";
+import { type BackendCase, eachBackend } from "../_helpers/backends.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
 import { tensor } from "../../compute/mod.ts";
-import {
-  DEFAULT_T_MIN,
-  makeSde,
-  SDE_KINDS,
-  sdeFromJson,
-  sdeToJson,
-} from "../../sde/processes.ts";
+import { DEFAULT_T_MIN, makeSde, SDE_KINDS, sdeFromJson, sdeToJson } from "../../sde/processes.ts";
 import { VDM_UNIFORM_DEQUANT_GAMMA0, VdmSde } from "../../sde/vdm.ts";
+import type { Sde } from "../../sde/sde.ts";
 import { erf } from "../../sde/special.ts";
 
 const close = (a: number, b: number, rel: number) => Math.abs(a - b) <= rel * Math.abs(b);
@@ -19,7 +14,10 @@ const close = (a: number, b: number, rel: number) => Math.abs(a - b) <= rel * Ma
 function assertPrinted(value: number, printed: string, what: string): void {
   const [mantissa, exponent = "0"] = printed.split("e");
   const unit = 10 ** (Number(exponent) - (mantissa.split(".")[1]?.length ?? 0));
-  assert.ok(Math.abs(value - Number(printed)) <= 0.5 * unit, `${what}: ${value}, MATH.md ${printed}`);
+  assert.ok(
+    Math.abs(value - Number(printed)) <= 0.5 * unit,
+    `${what}: ${value}, MATH.md ${printed}`,
+  );
 }
 
 Deno.test("sub-VP: ScoreFlow IS normaliser Z = λ(t_min) − λ(T) (MATH.md §7)", () => {
@@ -95,36 +93,69 @@ for (const kind of SDE_KINDS) {
     const [lo, hi] = [sde.logSnr(1), sde.logSnr(1e-5)];
     for (let i = 0; i <= 20; i++) {
       const lambda = lo + (i / 20) * (hi - lo);
-      assert.ok(Math.abs(sde.logSnr(sde.timeOfLogSnr(lambda)) - lambda) <= 1e-10 * (1 + Math.abs(lambda)));
+      assert.ok(
+        Math.abs(sde.logSnr(sde.timeOfLogSnr(lambda)) - lambda) <= 1e-10 * (1 + Math.abs(lambda)),
+      );
     }
   });
 
-  eachBackend(`${kind} on the device agrees with float64, small-t formulas included`, async (c) => {
-    const ts = [0, 1e-6, 1e-5, 1e-3, 0.02, 0.1, 0.5, 1];
-    // compare at the times the device actually holds, so only the formulas' rounding shows
-    const held = c.dtype === "f64" ? ts : ts.map(Math.fround);
-    const t = tensor(c.backend, ts, [ts.length], c.dtype);
-    const { alpha, sigma } = sde.alphaSigmaT(t);
-    const { f, g2 } = sde.driftDiffusionT(t);
-    const tl = c.dtype === "f64" ? tol.f64 : tol.f32SdeCoefficients;
-    const host = (fn: (t: number) => number) => held.map((u) => fn.call(sde, u));
-    assertAllClose(await alpha.read(), host(sde.alpha), tl, `${kind} α`);
-    // σ divides the score: its RELATIVE accuracy at small t is what matters, so no atol
-    assertAllClose(await sigma.read(), host(sde.sigma), { ...tl, atol: 0 }, `${kind} σ`);
-    assertAllClose(await f.read(), host(sde.driftCoef), { ...tl, atol: 0 }, `${kind} f`);
-    assertAllClose(await g2.read(), host(sde.diffusion2), { ...tl, atol: 0 }, `${kind} g²`);
-  });
+  eachBackend(
+    `${kind} on the device agrees with float64, small-t formulas included`,
+    (c) => assertDeviceAgrees(sde, c, kind),
+  );
+}
+
+// γ ∈ [−20, 10] pushes both ends: σ² = 2e-9 and α² = 4.5e-5 must both stay relatively accurate,
+// which √(1 − sigmoid(γ)) for α or √(1 − sigmoid(−γ)) for σ would not
+eachBackend(
+  "vdm with γ ∈ [−20, 10] on the device keeps α and σ relatively accurate",
+  (c) => assertDeviceAgrees(makeSde("vdm", { gammaMin: -20, gammaMax: 10 }), c, "wide vdm"),
+);
+
+/** The tensor methods against the float64 host methods, all four RELATIVELY (no atol). */
+async function assertDeviceAgrees(sde: Sde, c: BackendCase, what: string): Promise<void> {
+  const ts = [0, 1e-6, 1e-5, 1e-3, 0.02, 0.1, 0.5, 1];
+  // compare at the times the device actually holds, so only the formulas' rounding shows
+  const held = c.dtype === "f64" ? ts : ts.map(Math.fround);
+  const t = tensor(c.backend, ts, [ts.length], c.dtype);
+  const { alpha, sigma } = sde.alphaSigmaT(t);
+  const { f, g2 } = sde.driftDiffusionT(t);
+  // σ divides the score and α divides x0-predictions: relative accuracy is what matters
+  const tl = { ...(c.dtype === "f64" ? tol.f64 : tol.f32SdeCoefficients), atol: 0 };
+  const host = (fn: (t: number) => number) => held.map((u) => fn.call(sde, u));
+  assertAllClose(await alpha.read(), host(sde.alpha), tl, `${what} α`);
+  assertAllClose(await sigma.read(), host(sde.sigma), tl, `${what} σ`);
+  assertAllClose(await f.read(), host(sde.driftCoef), tl, `${what} f`);
+  assertAllClose(await g2.read(), host(sde.diffusion2), tl, `${what} g²`);
 }
 
 Deno.test("makeSde rejects bad constants, naming the parameter, what it expected and what it found", () => {
   const cases: [() => unknown, RegExp][] = [
     [() => makeSde("vp", { beta0: -1 }), /vp SDE: beta0 must be a finite number > 0, found -1/],
-    [() => makeSde("subvp", { beta1: 0.05 }), /subvp SDE: beta1 must be a finite number ≥ beta0, found 0.05/],
-    [() => makeSde("ve", { sigmaMax: NaN }), /ve SDE: sigmaMax must be a finite number > sigmaMin, found NaN/],
-    [() => makeSde("ve", { sigmaMin: 60 }), /sigmaMax must be a finite number > sigmaMin, found 50/],
-    [() => makeSde("vdm", { gammaMin: -Infinity }), /gammaMin must be a finite number, found -Infinity/],
-    [() => makeSde("vdm", { gammaMax: -20 }), /gammaMax must be a finite number > gammaMin, found -20/],
-    [() => makeSde("ve", { beta0: 1 } as never), /unknown parameter "beta0" \(expected sigmaMin, sigmaMax\)/],
+    [
+      () => makeSde("subvp", { beta1: 0.05 }),
+      /subvp SDE: beta1 must be a finite number ≥ beta0, found 0.05/,
+    ],
+    [
+      () => makeSde("ve", { sigmaMax: NaN }),
+      /ve SDE: sigmaMax must be a finite number > sigmaMin, found NaN/,
+    ],
+    [
+      () => makeSde("ve", { sigmaMin: 60 }),
+      /sigmaMax must be a finite number > sigmaMin, found 50/,
+    ],
+    [
+      () => makeSde("vdm", { gammaMin: -Infinity }),
+      /gammaMin must be a finite number, found -Infinity/,
+    ],
+    [
+      () => makeSde("vdm", { gammaMax: -20 }),
+      /gammaMax must be a finite number > gammaMin, found -20/,
+    ],
+    [
+      () => makeSde("ve", { beta0: 1 } as never),
+      /unknown parameter "beta0" \(expected sigmaMin, sigmaMax\)/,
+    ],
     [() => makeSde("vp", { beta0: "0.1" } as never), /beta0 must be a number, found "0.1"/],
     [() => makeSde("edm" as never), /unknown SDE kind "edm" \(expected vp, subvp, ve, vdm\)/],
     [() => sdeFromJson({ params: {} }), /must be an object \{kind, params\}/],

@@ -1,0 +1,251 @@
+/**
+ * A training run end to end: configuration, `--resume`/`--init`, the step loop with metrics
+ * every N steps (the only readbacks), atomic checkpoints, SIGINT handling, and the held-out
+ * NLL through the eval-nll machinery at the end.
+ */
+
+import { join } from "node:path";
+import {
+  assign,
+  type Backend,
+  type DType,
+  Rng,
+  selectBackend,
+  treeLeaves,
+} from "../compute/mod.ts";
+import {
+  checkpointMeta,
+  configHash,
+  loadCheckpoint,
+  loadState,
+  restoreTree,
+  saveCheckpoint,
+  saveState,
+} from "../io/checkpoint.ts";
+import { InputError, UsageError } from "../io/errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { lineSvg } from "../io/svg_plot.ts";
+import { Progress } from "../io/progress.ts";
+import { evaluateNll } from "../eval/nll.ts";
+import { erf } from "../sde/special.ts";
+import type { TrainConfig } from "./config.ts";
+import { resolveTrainData } from "./data.ts";
+import { type DataCursor, Trainer } from "./trainer.ts";
+import { sdeFromJson } from "../sde/processes.ts";
+
+/** Thrown after an interrupted run saved its checkpoint: main.ts exits 130. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  readonly exitCode = 130;
+}
+
+export interface RunOptions {
+  steps: number;
+  out: string;
+  resume: boolean;
+  init?: string;
+  backend: string;
+  logEvery: number;
+  ckptEvery: number;
+  keep: number;
+  maxBadSteps: number;
+  evalExamples: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** The part of the config that must not change under `--resume`. */
+function hashed(c: TrainConfig) {
+  return { ...c };
+}
+
+export async function runTraining(
+  requested: TrainConfig,
+  o: RunOptions,
+): Promise<Record<string, unknown>> {
+  const log = (s: string) => o.quiet || console.error(s);
+  const backend: Backend = await selectBackend(o.backend as "auto" | "webgpu" | "reference", log);
+  const dtype: DType = "f32";
+  const sde = sdeFromJson(requested.sde);
+  const dataRng = Rng.fromSeed(requested.seed).derive("data");
+  const data = await resolveTrainData(requested.data, requested.nTrain, dataRng, sde);
+  if (data.integerValued) {
+    throw new UsageError(
+      `${requested.data}: integer data needs dequantisation, which training does not do yet`,
+    );
+  }
+  const dim = data.train.shape.reduce((p, d) => p * d, 1);
+  const config: TrainConfig = { ...requested, model: { ...requested.model, dim } };
+  const trainer = new Trainer(backend, dtype, config, data.train);
+  const ckptPath = join(o.out, "ckpt.safetensors"), statePath = join(o.out, "state.safetensors");
+  const hash = await configHash(hashed(config));
+  const metricsPath = join(o.out, "metrics.jsonl");
+  if (o.resume) {
+    const ck = await loadCheckpoint(ckptPath, backend, dtype);
+    if (ck.meta.config_hash !== hash) {
+      throw new UsageError(
+        `--resume: ${ckptPath} was trained with a different configuration (hash ${
+          ck.meta.config_hash.slice(0, 12)
+        }, ` +
+          `this run ${hash.slice(0, 12)}); change nothing but --steps, or start a new --out`,
+      );
+    }
+    const st = await loadState(statePath, backend, dtype);
+    if (st.step !== ck.meta.step) {
+      throw new InputError(
+        `--resume: ${ckptPath} is at step ${ck.meta.step} but ${statePath} at step ${st.step} ` +
+          "(a crash between the two renames); restore a matching pair",
+      );
+    }
+    copyTree(restoreTree(trainer.params, ck.params, "params", ckptPath), trainer.params);
+    copyTree(restoreTree(trainer.ema, ck.ema ?? {}, "ema", ckptPath), trainer.ema);
+    copyTree(restoreTree(trainer.adam.m, st.adamM, "adam_m", statePath), trainer.adam.m);
+    copyTree(restoreTree(trainer.adam.v, st.adamV, "adam_v", statePath), trainer.adam.v);
+    trainer.restore(st.step, st.rng, st.dataCursor as unknown as DataCursor);
+    log(`resumed ${o.out} at step ${st.step}`);
+  } else if (o.init) {
+    const ck = await loadCheckpoint(o.init, backend, dtype);
+    copyTree(restoreTree(trainer.params, ck.params, "params", o.init), trainer.params);
+    copyTree(
+      restoreTree(trainer.ema, ck.ema ?? ck.params, ck.ema ? "ema" : "params", o.init),
+      trainer.ema,
+    );
+    log(`initialised from ${o.init} (step ${ck.meta.step}) with a fresh optimiser`);
+  }
+  if (trainer.step >= o.steps) {
+    throw new UsageError(`--steps ${o.steps}: the run is already at step ${trainer.step}`);
+  }
+  await Deno.mkdir(o.out, { recursive: true });
+
+  const save = async () => {
+    const meta = await checkpointMeta(hashed(config), trainer.step);
+    await saveCheckpoint(o.out, {
+      params: trainer.params,
+      ema: trainer.ema,
+      metadata: meta,
+      keep: o.keep,
+    });
+    await saveState(o.out, {
+      adamM: trainer.adam.m,
+      adamV: trainer.adam.v,
+      step: trainer.step,
+      rng: trainer.rng.state(),
+      dataCursor: { ...trainer.cursor },
+    });
+  };
+
+  let interrupted = false;
+  const onSigint = () => (interrupted = true);
+  Deno.addSignalListener("SIGINT", onSigint);
+  const history: { step: number; loss: number }[] = [];
+  const progress = new Progress("train", o.steps, "steps", o.quiet);
+  const started = performance.now();
+  let bad = 0;
+  const pending: { step: number; loss: import("../compute/mod.ts").Tensor }[] = [];
+  try {
+    while (trainer.step < o.steps && !interrupted) {
+      const loss = trainer.trainStep();
+      const step = trainer.step;
+      if (step % o.logEvery === 0 || step === o.steps) pending.push({ step, loss });
+      else loss.dispose();
+      if (pending.length > 0 && (step % o.logEvery === 0 || step === o.steps)) {
+        for (const p of pending.splice(0)) {
+          const value = await p.loss.item();
+          p.loss.dispose();
+          bad = Number.isFinite(value) ? 0 : bad + 1;
+          history.push({ step: p.step, loss: value });
+          await Deno.writeTextFile(
+            metricsPath,
+            JSON.stringify({ step: p.step, loss: value, lr: trainer.learningRate() }) + "\n",
+            { append: true },
+          );
+          if (bad >= o.maxBadSteps) {
+            throw new Error(
+              `the loss was not finite at ${bad} logged steps in a row (last at step ${p.step}); ` +
+                `stopping, the last good checkpoint in ${o.out} is kept (try a lower --lr or --clip)`,
+            );
+          }
+        }
+        progress.update(trainer.step);
+      }
+      if (step % o.ckptEvery === 0 && bad === 0) await save();
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  await save();
+  if (history.length > 1) {
+    await writeFileAtomic(
+      join(o.out, "loss.svg"),
+      lineSvg(
+        history.map((h) => h.step),
+        history.map((h) => h.loss),
+        `training loss (${config.objective})`,
+        "step",
+        "loss",
+      ),
+    );
+  }
+  if (interrupted) {
+    throw new Interrupted(
+      `interrupted at step ${trainer.step}; checkpoint saved in ${o.out} (continue with --resume)`,
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+
+  // held-out NLL of the EMA model through the eval-nll machinery (exact divergence in low D)
+  const n = Math.min(o.evalExamples, data.nHeldOut);
+  const D = data.train.shape.reduce((p, d) => p * d, 1);
+  const evalStart = performance.now();
+  const results = await evaluateNll(trainer.model(true), {
+    values: data.heldOut.subarray(0, n * D),
+    n,
+    quantization: null,
+  }, {
+    backend,
+    dtype,
+    tMin: sde.tMinLikelihood,
+    rtol: 1e-5,
+    atol: 1e-5,
+    divergence: D <= 8 ? "exact" : "hutchinson",
+    probe: "rademacher",
+    probes: 1,
+    dequantization: "none",
+    dequantSamples: 1,
+    prior: "standard",
+    batch: 256,
+    rng: Rng.fromSeed(config.seed).derive("eval"),
+    firstIndex: 0,
+    logZTau: (tau) => Math.log(erf(tau / Math.SQRT2)),
+  }, new Progress("held-out NLL", n, "examples", o.quiet));
+  const nll = results.reduce((s, r) => s + r.nll, 0) / n;
+  const se = Math.sqrt(results.reduce((s, r) => s + (r.nll - nll) ** 2, 0) / (n - 1) / n);
+  const summary = {
+    command: "train",
+    out: o.out,
+    steps: trainer.step,
+    seconds_training: seconds,
+    steps_per_second: history.length ? trainer.step / seconds : null,
+    final_loss: history.at(-1)?.loss ?? null,
+    heldout: {
+      n,
+      nll_nats: nll,
+      nll_stderr: se,
+      divergence: D <= 8 ? "exact" : "hutchinson",
+      seconds: (performance.now() - evalStart) / 1000,
+    },
+    data_entropy_nats: data.entropy,
+    backend: backend.name,
+    config,
+  };
+  await writeFileAtomic(join(o.out, "eval.json"), JSON.stringify(summary, null, 2));
+  return summary;
+}
+
+function copyTree<T extends Parameters<typeof treeLeaves>[0]>(from: T, to: T): void {
+  const src = treeLeaves(from), dst = treeLeaves(to);
+  dst.forEach((t, i) => {
+    assign(t, src[i]);
+    src[i].dispose();
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * One training run's state and its step: batch from a per-epoch shuffled order, noise and
+ * times from streams keyed by the step, loss and gradients, clipping, fused Adam with warm-up,
+ * EMA — recorded without a host wait. The loss comes back as a tensor, read every N steps.
+ */
+
+import {
+  type Backend,
+  type DType,
+  mean,
+  Rng,
+  type RngState,
+  type Tensor,
+  tensor,
+  tidy,
+  valueAndGrad,
+} from "../compute/mod.ts";
+import { type Dataset, shuffledOrder } from "../data/dataset.ts";
+import { initMlp, type MlpParams } from "../nn/mlp.ts";
+import { MlpScoreModel } from "../nn/score_network.ts";
+import { sdeFromJson } from "../sde/processes.ts";
+import type { Sde } from "../sde/sde.ts";
+import type { TrainConfig } from "./config.ts";
+import { dsmLoss } from "./objectives/dsm.ts";
+import { flowLoss } from "./objectives/flow.ts";
+import { type AdamState, adamStep, initAdam } from "./optim/adam.ts";
+import { clipAndGuard } from "./optim/clip.ts";
+import { emaUpdate, initEma } from "./optim/ema.ts";
+import { logSnrUniformTimes, uniformTimes, velocityImportanceTimes } from "./time_sampling.ts";
+
+/** Where the data order stands: the epoch and the position within its permutation. */
+export interface DataCursor {
+  epoch: number;
+  position: number;
+}
+
+export class Trainer {
+  readonly sde: Sde;
+  params: MlpParams;
+  ema: MlpParams;
+  adam: AdamState<MlpParams>;
+  rng: Rng;
+  step = 0;
+  cursor: DataCursor = { epoch: 0, position: 0 };
+  #order: Int32Array | null = null;
+
+  constructor(
+    readonly backend: Backend,
+    readonly dtype: DType,
+    readonly config: TrainConfig,
+    readonly data: Dataset,
+  ) {
+    this.sde = sdeFromJson(config.sde);
+    this.rng = Rng.fromSeed(config.seed);
+    this.params = initMlp(backend, this.rng.derive("init"), config.model, dtype);
+    this.ema = initEma(this.params);
+    this.adam = initAdam(this.params);
+  }
+
+  /** The network as a model; `ema` picks the averaged weights (the default for evaluation). */
+  model(ema = true): MlpScoreModel {
+    return new MlpScoreModel(
+      this.sde,
+      this.config.model,
+      this.config.param,
+      ema ? this.ema : this.params,
+    );
+  }
+
+  /** Restores counters after `--resume` (weights and moments are assigned by the caller). */
+  restore(step: number, rng: RngState, cursor: DataCursor): void {
+    this.step = step;
+    this.rng = new Rng(rng);
+    this.cursor = cursor;
+    this.adam.step = step;
+    this.#order = null;
+  }
+
+  #nextIndices(n: number): Int32Array {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      if (this.cursor.position >= this.data.n) {
+        this.cursor = { epoch: this.cursor.epoch + 1, position: 0 }, this.#order = null;
+      }
+      this.#order ??= shuffledOrder(this.data.n, this.rng, this.cursor.epoch);
+      out[i] = this.#order[this.cursor.position++];
+    }
+    return out;
+  }
+
+  /** The learning rate at the current step: linear warm-up, then constant. */
+  learningRate(): number {
+    const { warmup, adam } = this.config;
+    return warmup > 0 ? adam.lr * Math.min(1, (this.step + 1) / warmup) : adam.lr;
+  }
+
+  /** One optimiser step; returns the batch-mean loss, detached and not yet read. */
+  trainStep(): Tensor {
+    const c = this.config, B = c.batch;
+    const stream = this.rng.derive("step").derive(this.step);
+    const rows = this.data.batch(this.#nextIndices(B));
+    const lr = this.learningRate();
+    const loss = tidy(() => {
+      const x0 = tensor(this.backend, rows, [B, ...this.data.shape], this.dtype);
+      const z = stream.derive("noise").normal(this.backend, x0.shape, this.dtype);
+      const net = (p: MlpParams) => (x: Tensor, t: Tensor) => this.model(false).predict(x, t, p);
+      let objective: (p: MlpParams) => Tensor;
+      if (c.objective === "flow") {
+        const { gammaMin, gammaMax } = c.sde.params as { gammaMin: number; gammaMax: number };
+        const { t, Z } = velocityImportanceTimes(stream.derive("time"), B, gammaMin, gammaMax);
+        const probe = c.highOrder > 0
+          ? stream.derive("probe").rademacher(this.backend, x0.shape, this.dtype)
+          : undefined;
+        objective = (p) =>
+          mean(flowLoss(net(p), this.sde, c.highOrder, { x0, z, t, Z, probe }).loss);
+      } else {
+        const times = c.timeSampling === "importance"
+          ? logSnrUniformTimes(stream.derive("time"), B, this.sde, c.tMin)
+          : { t: uniformTimes(stream.derive("time"), B, this.sde, c.tMin), Z: undefined };
+        objective = (p) =>
+          mean(dsmLoss(net(p), c.param, this.sde, c.weighting, { x0, z, ...times }).loss);
+      }
+      const { value, grad } = valueAndGrad(objective)(this.params);
+      adamStep(this.params, clipAndGuard(grad, value, c.clip), this.adam, c.adam, lr);
+      emaUpdate(this.ema, this.params, c.ema);
+      return value;
+    });
+    this.step++;
+    return loss;
+  }
+}

@@ -46,7 +46,7 @@ export function register(cmd: Command): void {
     .argument("[merge]", "`merge` followed by partial-result files combines shards")
     .argument("[parts...]", "partial results written with --shard i/n --out PART.json")
     .option("--model <spec>", "analytic model, gmm:FILE.json")
-    .option("--ckpt <file>", "trained checkpoint (available once training lands)")
+    .option("--ckpt <file>", "trained checkpoint (ckpt.safetensors of a train run; EMA weights)")
     .option(
       "--data <spec>",
       "gmm:FILE.json (samples of a mixture) or points:FILE (.npy/.json/.csv)",

@@ -8,6 +8,8 @@ import { makeSde } from "../sde/processes.ts";
 import { erf } from "../sde/special.ts";
 import type { SdeKind } from "../sde/sde.ts";
 import { resolveData, resolveModel } from "./resolve.ts";
+import { loadTrainedModel } from "../train/load_model.ts";
+import type { DiffusionModel } from "../sde/model.ts";
 import { evaluateNll } from "./nll.ts";
 import { scoreFlowBound } from "./bound.ts";
 import {
@@ -51,12 +53,14 @@ export interface EvalFlags {
 
 function checkFlags(f: EvalFlags): void {
   if (f.model && f.ckpt) throw new UsageError("--model and --ckpt conflict: give one of them");
-  if (f.ckpt) {
+  if (!f.model && !f.ckpt) {
+    throw new UsageError("eval-nll needs --model gmm:FILE.json or --ckpt FILE (see --help)");
+  }
+  if (f.ckpt && f.sde) {
     throw new UsageError(
-      "--ckpt: trained checkpoints are not supported yet; use --model gmm:FILE.json",
+      "--sde conflicts with --ckpt: a trained model's process comes from its checkpoint",
     );
   }
-  if (!f.model) throw new UsageError("eval-nll needs --model gmm:FILE.json (see --help)");
   if (!f.data) throw new UsageError("eval-nll needs --data SPEC: gmm:FILE.json or points:FILE");
   if (f.split) {
     throw new UsageError(
@@ -79,15 +83,17 @@ export async function runEval(f: EvalFlags): Promise<void> {
   checkFlags(f);
   const started = performance.now();
   const log = (line: string) => f.quiet || console.error(line);
-  const sde = makeSde((f.sde ?? "vp") as SdeKind);
-  const model = await resolveModel(f.model!, sde);
+  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
+  const dtype: DType = backend.supports("f64") ? "f64" : "f32";
+  const model: DiffusionModel = f.ckpt
+    ? (await loadTrainedModel(f.ckpt, backend, dtype)).model
+    : await resolveModel(f.model!, makeSde((f.sde ?? "vp") as SdeKind));
+  const sde = model.sde;
   if (f.prior === "exact" && !model.logp) {
     throw new UsageError(
       `--prior exact needs an analytic model with a known p_T; ${model.description} has none`,
     );
   }
-  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
-  const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const rng = Rng.fromSeed(f.seed);
   const data = await resolveData(f.data!, model, {
     limit: f.limit,

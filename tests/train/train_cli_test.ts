@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+
+const root = new URL("../..", import.meta.url).pathname;
+const tiny = [
+  "--steps",
+  "20",
+  "--batch",
+  "32",
+  "--hidden",
+  "16",
+  "--layers",
+  "2",
+  "--n-train",
+  "256",
+  "--eval-examples",
+  "4",
+  "--log-every",
+  "5",
+  "--backend",
+  "reference",
+  "--quiet",
+];
+
+async function main(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "main.ts", ...args],
+    cwd: root,
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("train writes checkpoints, metrics and a held-out NLL; --resume continues bit-for-bit", async () => {
+  const dir = await Deno.makeTempDir();
+  const whole = await main(["train", ...tiny, "--out", `${dir}/whole`, "--json"]);
+  assert.equal(whole.code, 0, whole.stderr);
+  const summary = JSON.parse(whole.stdout);
+  assert.equal(summary.steps, 20);
+  assert.ok(Number.isFinite(summary.heldout.nll_nats));
+  for (
+    const f of ["ckpt.safetensors", "state.safetensors", "metrics.jsonl", "loss.svg", "eval.json"]
+  ) {
+    await Deno.stat(`${dir}/whole/${f}`);
+  }
+  const lines = (await Deno.readTextFile(`${dir}/whole/metrics.jsonl`)).trim().split("\n");
+  assert.equal(lines.length, 4, "a loss every 5 steps");
+
+  const half = tiny.map((v, i) => (tiny[i - 1] === "--steps" ? "10" : v));
+  assert.equal((await main(["train", ...half, "--out", `${dir}/split`])).code, 0);
+  const resumed = await main(["train", ...tiny, "--out", `${dir}/split`, "--resume"]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const a = await Deno.readFile(`${dir}/whole/ckpt.safetensors`);
+  const b = await Deno.readFile(`${dir}/split/ckpt.safetensors`);
+  assert.ok(
+    a.length === b.length && a.every((v, i) => v === b[i]),
+    "2 × 10 steps differ from 20 steps",
+  );
+
+  const changed = await main([
+    "train",
+    ...tiny,
+    "--steps",
+    "30",
+    "--lr",
+    "0.01",
+    "--out",
+    `${dir}/split`,
+    "--resume",
+  ]);
+  assert.equal(changed.code, 2);
+  assert.match(changed.stderr, /different configuration/);
+
+  const evaluated = await main([
+    "eval-nll",
+    "--ckpt",
+    `${dir}/whole/ckpt.safetensors`,
+    "--data",
+    "gmm:fixtures/mix2c.json",
+    "--limit",
+    "4",
+    "--backend",
+    "reference",
+    "--quiet",
+    "--json",
+  ]);
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  assert.match(JSON.parse(evaluated.stdout).model, /step 20, EMA weights/);
+  const conflict = await main([
+    "eval-nll",
+    "--ckpt",
+    `${dir}/whole/ckpt.safetensors`,
+    "--sde",
+    "ve",
+    "--data",
+    "gmm:fixtures/mix2c.json",
+  ]);
+  assert.equal(conflict.code, 2);
+});
+
+for (
+  const [why, args, pattern] of [
+    ["lm not yet", ["--objective", "lm"], /Likelihood Matching/],
+    ["flow needs vdm", ["--objective", "flow", "--sde", "vp"], /conflicts/],
+    [
+      "simple + importance",
+      ["--weighting", "simple", "--time-sampling", "importance"],
+      /conflicts/,
+    ],
+    ["resume and init", ["--resume", "--init", "x.safetensors"], /conflict/],
+    ["bad number", ["--steps", "0"], /--steps must be an integer/],
+    ["unknown toy set", ["--data", "toy:moon"], /did you mean "toy:moons"/],
+  ] as const
+) {
+  Deno.test(`train usage error (${why}) exits 2`, async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await main(["train", ...args, "--out", dir, "--backend", "reference", "--quiet"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+  });
+}
+
+Deno.test("a corrupt checkpoint makes --resume exit 3 naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  assert.equal((await main(["train", ...tiny, "--out", dir])).code, 0);
+  const bytes = await Deno.readFile(`${dir}/ckpt.safetensors`);
+  await Deno.writeFile(`${dir}/ckpt.safetensors`, bytes.subarray(0, bytes.length - 7));
+  const r = await main(["train", ...tiny, "--steps", "30", "--out", dir, "--resume"]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /ckpt\.safetensors/);
+});

@@ -42,7 +42,7 @@ export const TOY_MIXTURE = "gmm:fixtures/mix2c.json";
 export const TOY_PRESET = {
   data: TOY_MIXTURE,
   nTrain: 8192,
-  steps: 3000,
+  steps: 2000,
   batch: 256,
   lr: 2e-3,
   hidden: 128,

@@ -91,7 +91,7 @@ export function register(cmd: Command): void {
       "--eval-examples <n>",
       "held-out examples for the final NLL",
       int("--eval-examples", 1),
-      500,
+      300,
     )
     .option("--seed <n>", "seed of every random draw", int("--seed", 0), 0)
     .addOption(

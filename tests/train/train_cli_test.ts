@@ -129,3 +129,39 @@ Deno.test("a corrupt checkpoint makes --resume exit 3 naming the file", async ()
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /ckpt\.safetensors/);
 });
+
+Deno.test("--init keeps the weights and starts a fresh optimiser (first Adam step moves each weight by lr)", async () => {
+  const { loadCheckpoint } = await import("../../io/checkpoint.ts");
+  const { referenceBackend } = await import("../../compute/mod.ts");
+  const dir = await Deno.makeTempDir();
+  assert.equal((await main(["train", ...tiny, "--out", `${dir}/a`])).code, 0);
+  const args = tiny.map((v, i) => (tiny[i - 1] === "--steps" ? "1" : v));
+  const r = await main([
+    "train",
+    ...args,
+    "--out",
+    `${dir}/b`,
+    "--init",
+    `${dir}/a/ckpt.safetensors`,
+    "--warmup",
+    "0",
+    "--lr",
+    "0.001",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const be = referenceBackend();
+  const a = await loadCheckpoint(`${dir}/a/ckpt.safetensors`, be, "f64");
+  const b = await loadCheckpoint(`${dir}/b/ckpt.safetensors`, be, "f64");
+  assert.equal(b.meta.step, 1);
+  let moved = 0;
+  for (const name of Object.keys(a.params)) {
+    const va = await a.params[name].read(), vb = await b.params[name].read();
+    va.forEach((x, i) => {
+      const d = Math.abs(vb[i] - x);
+      // a fresh Adam's bias-corrected first step is ±lr wherever the gradient is not tiny
+      assert.ok(d <= 1.0001e-3, `${name}[${i}] moved ${d}`);
+      if (d > 0.999e-3) moved++;
+    });
+  }
+  assert.ok(moved > 100, `only ${moved} weights moved by lr`);
+});

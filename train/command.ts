@@ -72,6 +72,7 @@ export function register(cmd: Command): void {
     .option("--steps <n>", "optimiser steps", int("--steps", 1))
     .option("--batch <n>", "examples per step", int("--batch", 1))
     .option("--lr <x>", "Adam learning rate", num("--lr", 0, 1))
+    .option("--weight-decay <x>", "decoupled weight decay (AdamW)", num("--weight-decay", 0, 1), 0)
     .option("--warmup <n>", "linear learning-rate warm-up steps", int("--warmup", 0), 100)
     .option("--clip <x>", "gradient-norm clipping (0: off)", num("--clip", 0), 1)
     .option("--ema <d>", "EMA decay of the weights", num("--ema", 0, 1), 0.995)
@@ -162,7 +163,7 @@ Examples:
         tMin: sde.tMinLikelihood,
         highOrder: f.highOrder,
         batch: f.batch ?? TOY_PRESET.batch,
-        adam: { ...ADAM_DEFAULT, lr: f.lr ?? TOY_PRESET.lr },
+        adam: { ...ADAM_DEFAULT, lr: f.lr ?? TOY_PRESET.lr, weightDecay: f.weightDecay },
         warmup: f.warmup,
         clip: f.clip,
         ema: f.ema,

@@ -119,3 +119,26 @@ eachBackend("flow matching with the exact velocity: the mean equals ½ Z D E[c²
     simpson((s) => a2(s) * (gammaMax - gammaMin) / Z * 0.5 * D * C * C / v(s), 0, 1);
   assert.ok(Math.abs(r[0] - expected) < 4 * r[1] + 1e-4, `flow ${r} vs ${expected}`);
 });
+
+eachBackend("high-order term: with the exact velocity the residual has mean zero", async (c) => {
+  // σ∇·F̂ = αD − tr Cov[ε|x]/α and E‖F* − F̂‖² = tr Cov[ε|x]/α² (α² + σ² = 1): the residual
+  // vanishes in conditional expectation; the Rademacher probe only adds zero-mean noise.
+  const vdm = makeSde("vdm");
+  const { x0, z, rng } = draw(c.backend, c.dtype, 3);
+  const score = exactScore(vdm);
+  const velocity = (x: Tensor, t: Tensor) => {
+    const m = vdm.alphaSigmaT(t);
+    const eps = epsFromScore(score(x, t), m);
+    return velocityFromEpsX0(eps, x0FromEps(eps, x, m), m);
+  };
+  const { gammaMin, gammaMax } = vdm.params as { gammaMin: number; gammaMax: number };
+  const { t, Z } = velocityImportanceTimes(rng.derive("t"), N, gammaMin, gammaMax);
+  const probe = rng.derive("probe").rademacher(c.backend, [N, D], c.dtype);
+  const parts = flowLoss(velocity, vdm, 0.1, { x0, z, t, Z, probe });
+  const [m, se] = await meanSe(parts.residual!);
+  assert.ok(se > 0 && Math.abs(m) < 4 * se, `residual mean ${m} ± ${se}`);
+  // a biased velocity (+0.3: E‖F* − F̂‖² grows by 0.09 D) breaks the condition far beyond the noise
+  const wrong = flowLoss((x, s) => add(velocity(x, s), 0.3), vdm, 0.1, { x0, z, t, Z, probe });
+  const [mw] = await meanSe(wrong.residual!);
+  assert.ok(Math.abs(mw) > 8 * se, `wrong velocity residual ${mw}, noise ${se}`);
+});

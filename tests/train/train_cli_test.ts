@@ -165,3 +165,40 @@ Deno.test("--init keeps the weights and starts a fresh optimiser (first Adam ste
   }
   assert.ok(moved > 100, `only ${moved} weights moved by lr`);
 });
+
+Deno.test("SIGINT finishes the step, saves a loadable checkpoint and exits 130", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = tiny.map((v, i) => (tiny[i - 1] === "--steps" ? "100000" : v));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "main.ts",
+      "train",
+      ...args,
+      "--out",
+      dir,
+      "--log-every",
+      "1",
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // wait for the first logged losses, then interrupt
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const text = await Deno.readTextFile(`${dir}/metrics.jsonl`).catch(() => "");
+    if (text.split("\n").length > 3) break;
+  }
+  child.kill("SIGINT");
+  const { code, stderr } = await child.output();
+  assert.equal(code, 130, new TextDecoder().decode(stderr));
+  assert.match(new TextDecoder().decode(stderr), /interrupted at step \d+; checkpoint saved/);
+  const { loadCheckpoint } = await import("../../io/checkpoint.ts");
+  const { referenceBackend } = await import("../../compute/mod.ts");
+  const ck = await loadCheckpoint(`${dir}/ckpt.safetensors`, referenceBackend(), "f64");
+  assert.ok(ck.meta.step > 0 && ck.meta.step < 100000);
+});

@@ -35,6 +35,8 @@ export interface FlowParts {
   loss: Tensor;
   firstOrder: Tensor;
   secondOrder: Tensor | null;
+  /** σ ∇·F̂ − α(D − ‖F* − F̂‖²): zero in conditional expectation for the exact velocity */
+  residual: Tensor | null;
 }
 
 export function flowLoss(net: Network, sde: Sde, highOrder: number, batch: FlowBatch): FlowParts {
@@ -46,7 +48,7 @@ export function flowLoss(net: Network, sde: Sde, highOrder: number, batch: FlowB
   const target = velocityFromEpsX0(z, x0, m);
   if (highOrder <= 0) {
     const firstOrder = mul(sumPerExample(square(sub(target, net(xt, t)))), 0.5 * batch.Z);
-    return { loss: firstOrder, firstOrder, secondOrder: null };
+    return { loss: firstOrder, firstOrder, secondOrder: null, residual: null };
   }
   if (!batch.probe) throw new Error("flowLoss: the high-order term needs a probe");
   const { value, div } = divergence((y) => net(y, t), xt, {
@@ -60,5 +62,5 @@ export function flowLoss(net: Network, sde: Sde, highOrder: number, batch: FlowB
     mul(reshape(m.alpha, [B]), sub(D, stopGradient(err2))),
   );
   const secondOrder = mul(square(residual), (0.5 * batch.Z * highOrder) / D);
-  return { loss: add(firstOrder, secondOrder), firstOrder, secondOrder };
+  return { loss: add(firstOrder, secondOrder), firstOrder, secondOrder, residual };
 }

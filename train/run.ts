@@ -139,7 +139,7 @@ export async function runTraining(
   Deno.addSignalListener("SIGINT", onSigint);
   const history: { step: number; loss: number }[] = [];
   const progress = new Progress("train", o.steps, "steps", o.quiet);
-  const started = performance.now();
+  const started = performance.now(), startStep = trainer.step;
   let bad = 0;
   const pending: { step: number; loss: import("../compute/mod.ts").Tensor }[] = [];
   try {
@@ -225,7 +225,7 @@ export async function runTraining(
     out: o.out,
     steps: trainer.step,
     seconds_training: seconds,
-    steps_per_second: history.length ? trainer.step / seconds : null,
+    steps_per_second: (trainer.step - startStep) / seconds,
     final_loss: history.at(-1)?.loss ?? null,
     heldout: {
       n,

@@ -27,6 +27,16 @@ function exactScore(sde: Sde) {
   };
 }
 
+/** F̂ = E[α ε − σ x0 | x_t] from the exact score (through ε̂ and x̂0). */
+function exactVelocity(sde: Sde) {
+  const score = exactScore(sde);
+  return (x: Tensor, t: Tensor) => {
+    const m = sde.alphaSigmaT(t);
+    const eps = epsFromScore(score(x, t), m);
+    return velocityFromEpsX0(eps, x0FromEps(eps, x, m), m);
+  };
+}
+
 /** Data and noise for a batch, drawn on the device. */
 function draw(backend: Parameters<typeof tensor>[0], dtype: "f32" | "f64", seed: number) {
   const rng = Rng.fromSeed(seed);
@@ -103,12 +113,7 @@ eachBackend(
 eachBackend("flow matching with the exact velocity: the mean equals ½ Z D E[c²/v]", async (c) => {
   const vdm = makeSde("vdm");
   const { x0, z, rng } = draw(c.backend, c.dtype, 2);
-  const score = exactScore(vdm);
-  const velocity = (x: Tensor, t: Tensor) => {
-    const m = vdm.alphaSigmaT(t);
-    const eps = epsFromScore(score(x, t), m);
-    return velocityFromEpsX0(eps, x0FromEps(eps, x, m), m);
-  };
+  const velocity = exactVelocity(vdm);
   const { gammaMin, gammaMax } = vdm.params as { gammaMin: number; gammaMax: number };
   const { t, Z } = velocityImportanceTimes(rng.derive("t"), N, gammaMin, gammaMax);
   const r = await meanSe(flowLoss(velocity, vdm, 0, { x0, z, t, Z }).loss);
@@ -125,12 +130,7 @@ eachBackend("high-order term: with the exact velocity the residual has mean zero
   // vanishes in conditional expectation; the Rademacher probe only adds zero-mean noise.
   const vdm = makeSde("vdm");
   const { x0, z, rng } = draw(c.backend, c.dtype, 3);
-  const score = exactScore(vdm);
-  const velocity = (x: Tensor, t: Tensor) => {
-    const m = vdm.alphaSigmaT(t);
-    const eps = epsFromScore(score(x, t), m);
-    return velocityFromEpsX0(eps, x0FromEps(eps, x, m), m);
-  };
+  const velocity = exactVelocity(vdm);
   const { gammaMin, gammaMax } = vdm.params as { gammaMin: number; gammaMax: number };
   const { t, Z } = velocityImportanceTimes(rng.derive("t"), N, gammaMin, gammaMax);
   const probe = rng.derive("probe").rademacher(c.backend, [N, D], c.dtype);

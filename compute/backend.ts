@@ -153,8 +153,11 @@ export interface Backend {
     out: Storage,
   ): void;
   random(p: RandomParams, out: Storage): void;
-  /** In-place fused Adam(W) update of `param`, `m`, `v` from `grad`. */
-  adam(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void;
+  /**
+   * In-place fused Adam(W) update; `gate` (one element) skips the whole update where it is 0,
+   * so a step with a non-finite loss leaves weights and moments untouched without a readback.
+   */
+  adam(param: Storage, grad: Storage, m: Storage, v: Storage, gate: Storage, p: AdamParams): void;
 }
 
 export const bytesPerElement: Record<DType, number> = { f32: 4, f64: 8 };

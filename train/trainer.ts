@@ -121,7 +121,8 @@ export class Trainer {
           mean(dsmLoss(net(p), c.param, this.sde, c.weighting, { x0, z, ...times }).loss);
       }
       const { value, grad } = valueAndGrad(objective)(this.params);
-      adamStep(this.params, clipAndGuard(grad, value, c.clip), this.adam, c.adam, lr);
+      const guarded = clipAndGuard(grad, value, c.clip);
+      adamStep(this.params, guarded.grads, this.adam, c.adam, lr, guarded.ok);
       emaUpdate(this.ema, this.params, c.ema);
       return value;
     });

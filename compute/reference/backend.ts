@@ -276,8 +276,9 @@ export class ReferenceBackend implements Backend {
     const O = d(out);
     for (let i = 0; i < O.length; i++) O[i] = sampleElement(p, i);
   }
-  adam(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void {
+  adam(param: Storage, grad: Storage, m: Storage, v: Storage, gate: Storage, p: AdamParams): void {
     this.#dispatches++;
+    if (d(gate)[0] === 0) return;
     const P = d(param), G = d(grad), M = d(m), V = d(v);
     for (let i = 0; i < P.length; i++) {
       M[i] = p.beta1 * M[i] + (1 - p.beta1) * G[i];

@@ -56,7 +56,7 @@ const kernels = {
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
   triangularSolve: { code: TRIANGULAR_SOLVE, bindings: ["read", "read", "write"] },
-  adam: { code: ADAM, bindings: ["write", "read", "write", "write"] },
+  adam: { code: ADAM, bindings: ["write", "read", "write", "write", "read"] },
 } as const satisfies Record<string, { code: string; bindings: readonly Binding[] }>;
 type Kernel = keyof typeof kernels;
 type Resource = Storage | GPUTextureView;
@@ -376,8 +376,8 @@ export class WebGpuBackend implements Backend {
       f[6] = r.bound;
     });
   }
-  adam(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamParams): void {
-    this.#launch1d("adam", [param, grad, m, v], param.length, (p, f) => {
+  adam(param: Storage, grad: Storage, m: Storage, v: Storage, gate: Storage, a: AdamParams): void {
+    this.#launch1d("adam", [param, grad, m, v, gate], param.length, (p, f) => {
       p[0] = param.length;
       f.set([a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.bias1, a.bias2], 1);
     });

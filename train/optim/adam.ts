@@ -4,6 +4,7 @@
  */
 
 import {
+  constant,
   keep,
   mapTree,
   noGrad,
@@ -40,19 +41,25 @@ export function initAdam<T extends Tree>(params: T): AdamState<T> {
   return { step: 0, m: moment(), v: moment() };
 }
 
-/** Updates `params` and the moments in place (they are persistent tensors). */
+/**
+ * Updates `params` and the moments in place (they are persistent tensors). A one-element
+ * `gate` of 0 skips the update on the device (a non-finite loss); the step counter, kept on
+ * the host, still advances.
+ */
 export function adamStep<T extends Tree>(
   params: T,
   grads: T,
   state: AdamState<T>,
   c: AdamConfig,
   lr = c.lr,
+  gate?: Tensor,
 ): void {
   state.step++;
   const [ps, gs, ms, vs] = [params, grads, state.m, state.v].map((t) => treeLeaves(t));
   noGrad(() => {
     ps.forEach((p: Tensor, i) => {
-      p.backend.adam(p.storage, gs[i].storage, ms[i].storage, vs[i].storage, {
+      const g = gate ?? constant(p.backend, 1, p.dtype);
+      p.backend.adam(p.storage, gs[i].storage, ms[i].storage, vs[i].storage, g.storage, {
         lr,
         beta1: c.beta1,
         beta2: c.beta2,

@@ -26,7 +26,12 @@ export function finiteMask(loss: Tensor): Tensor {
   return mul(eq(loss, loss), lt(abs(loss), 3.4e38));
 }
 
-export function clipAndGuard<T extends Tree>(grads: T, loss: Tensor, maxNorm: number): T {
+/** Clipped gradients with non-finite entries zeroed, and the 0/1 gate for the optimiser. */
+export function clipAndGuard<T extends Tree>(
+  grads: T,
+  loss: Tensor,
+  maxNorm: number,
+): { grads: T; ok: Tensor } {
   const leaves = treeLeaves(grads);
   const ok = finiteMask(loss);
   let scale: Tensor = ok;
@@ -35,5 +40,5 @@ export function clipAndGuard<T extends Tree>(grads: T, loss: Tensor, maxNorm: nu
     scale = mul(ok, minimum(1, mul(recip(add(sqrt(norm2), 1e-12)), maxNorm)));
   }
   // where() keeps NaN gradients out even when multiplied by zero
-  return mapTree(grads, (g) => where(ok, mul(g, scale), 0));
+  return { grads: mapTree(grads, (g) => where(ok, mul(g, scale), 0)), ok };
 }

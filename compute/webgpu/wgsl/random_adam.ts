@@ -20,9 +20,10 @@ export const ADAM = PRELUDE + /* wgsl */ `
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(5) var<storage, read> gate: array<f32>;
 ${MAIN_1D} {
   let i = flat_index(gid, nwg);
-  if (i >= P(0u)) { return; }
+  if (i >= P(0u) || gate[0] == 0.0) { return; }
   let g = grad[i];
   let b1 = Pf(2u); let b2 = Pf(3u);
   let mi = b1 * m[i] + (1.0 - b1) * g;

@@ -10,6 +10,7 @@
 
 import { add, mul, type Rng, square, sub, sumPerExample, type Tensor } from "../compute/mod.ts";
 import type { Sde } from "../sde/sde.ts";
+import { erf } from "../sde/special.ts";
 
 export type Dequantization = "none" | "uniform" | "truncated-normal";
 
@@ -48,8 +49,6 @@ export function dequantize(
   sde: Sde,
   tMin: number,
   rng: Rng,
-  /** ln Z_τ = ln erf(τ/√2), from the special functions */
-  logZTau: (tau: number) => number,
 ): DequantizedBatch {
   const D = k.size / k.shape[0];
   if (kind === "none") return { x: q ? add(mul(k, q.a), q.b) : k, logq: null, logVolume: 0 };
@@ -65,7 +64,7 @@ export function dequantize(
   const x = add(mul(centre, a0), mul(eps, s0));
   const logq = sub(
     mul(sumPerExample(square(eps)), -0.5),
-    (D / 2) * Math.log(2 * Math.PI * s0 * s0) + D * logZTau(tau),
+    (D / 2) * Math.log(2 * Math.PI * s0 * s0) + D * Math.log(erf(tau / Math.SQRT2)),
   );
   return { x, logq, logVolume: 0 };
 }

@@ -27,7 +27,6 @@ export interface NllOptions {
   rng: Rng;
   /** global index of the first example (for shards) */
   firstIndex: number;
-  logZTau: (tau: number) => number;
 }
 
 export interface ExampleResult {
@@ -75,7 +74,6 @@ export async function evaluateNll(
             sde,
             o.tMin,
             o.rng.derive("dequant").derive(j).at(first * D),
-            o.logZTau,
           )
         );
         const probeRng = o.rng.derive("probe").derive(j * o.probes + p).at(first * D);

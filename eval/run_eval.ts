@@ -5,7 +5,6 @@ import { UsageError } from "../io/errors.ts";
 import { Progress } from "../io/progress.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { makeSde } from "../sde/processes.ts";
-import { erf } from "../sde/special.ts";
 import type { SdeKind } from "../sde/sde.ts";
 import { resolveData, resolveModel } from "./resolve.ts";
 import { loadTrainedModel } from "../train/load_model.ts";
@@ -156,7 +155,6 @@ export async function runEval(f: EvalFlags): Promise<void> {
     batch: f.batch,
     rng,
     firstIndex: start,
-    logZTau: (tau) => Math.log(erf(tau / Math.SQRT2)),
   }, new Progress("eval-nll", end - start, "examples", f.quiet === true));
   let bound: PartialResult["bound"];
   if (f.bound) {

@@ -27,7 +27,6 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { lineSvg } from "../io/svg_plot.ts";
 import { Progress } from "../io/progress.ts";
 import { evaluateNll } from "../eval/nll.ts";
-import { erf } from "../sde/special.ts";
 import type { TrainConfig } from "./config.ts";
 import { resolveTrainData } from "./data.ts";
 import { type DataCursor, Trainer } from "./trainer.ts";
@@ -216,7 +215,6 @@ export async function runTraining(
     batch: 256,
     rng: Rng.fromSeed(config.seed).derive("eval"),
     firstIndex: 0,
-    logZTau: (tau) => Math.log(erf(tau / Math.SQRT2)),
   }, new Progress("held-out NLL", n, "examples", o.quiet));
   const nll = results.reduce((s, r) => s + r.nll, 0) / n;
   const se = Math.sqrt(results.reduce((s, r) => s + (r.nll - nll) ** 2, 0) / (n - 1) / n);

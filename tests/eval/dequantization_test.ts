@@ -26,7 +26,7 @@ eachBackend(
     const vp = makeSde("vp");
     const levels = [0, 1, 127, 255, 3, 200];
     const k = tensor(backend, levels, [3, 2], dtype);
-    const d = dequantize("uniform", k, EIGHT_BIT_SYMMETRIC, vp, 1e-5, Rng.fromSeed(1), logZ);
+    const d = dequantize("uniform", k, EIGHT_BIT_SYMMETRIC, vp, 1e-5, Rng.fromSeed(1));
     const x = await d.x.read();
     const { a, b } = EIGHT_BIT_SYMMETRIC;
     levels.forEach((lv, i) =>
@@ -49,7 +49,6 @@ eachBackend(
       vdm,
       0,
       Rng.fromSeed(2),
-      logZ,
     );
     const x = await d.x.read(), lq = await d.logq!.read();
     const a0 = vdm.alpha(0), s0 = vdm.sigma(0), tau = truncationBound(vdm, 0, EIGHT_BIT_SYMMETRIC);

@@ -4,7 +4,6 @@ import { Rng } from "../../compute/mod.ts";
 import { loadGmmSpec } from "../../data/gmm_spec.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
 import { VpSde } from "../../sde/vp.ts";
-import { erf } from "../../sde/special.ts";
 import { evaluateNll, type NllOptions } from "../../eval/nll.ts";
 
 const vp = new VpSde();
@@ -25,7 +24,6 @@ function options(o: Partial<NllOptions> & Pick<NllOptions, "backend" | "dtype">)
     batch: 64,
     rng: Rng.fromSeed(1),
     firstIndex: 0,
-    logZTau: (tau) => Math.log(erf(tau / Math.SQRT2)),
     ...o,
   };
 }

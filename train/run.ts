@@ -140,32 +140,30 @@ export async function runTraining(
   const progress = new Progress("train", o.steps, "steps", o.quiet);
   const started = performance.now(), startStep = trainer.step;
   let bad = 0;
-  const pending: { step: number; loss: import("../compute/mod.ts").Tensor }[] = [];
   try {
     while (trainer.step < o.steps && !interrupted) {
       const loss = trainer.trainStep();
       const step = trainer.step;
-      if (step % o.logEvery === 0 || step === o.steps) pending.push({ step, loss });
-      else loss.dispose();
-      if (pending.length > 0 && (step % o.logEvery === 0 || step === o.steps)) {
-        for (const p of pending.splice(0)) {
-          const value = await p.loss.item();
-          p.loss.dispose();
-          bad = Number.isFinite(value) ? 0 : bad + 1;
-          history.push({ step: p.step, loss: value });
-          await Deno.writeTextFile(
-            metricsPath,
-            JSON.stringify({ step: p.step, loss: value, lr: trainer.learningRate() }) + "\n",
-            { append: true },
+      if (step % o.logEvery !== 0 && step !== o.steps) {
+        loss.dispose();
+      } else {
+        // the only readback of the loop, every --log-every steps
+        const value = await loss.item();
+        loss.dispose();
+        bad = Number.isFinite(value) ? 0 : bad + 1;
+        history.push({ step, loss: value });
+        await Deno.writeTextFile(
+          metricsPath,
+          JSON.stringify({ step, loss: value, lr: trainer.learningRate() }) + "\n",
+          { append: true },
+        );
+        if (bad >= o.maxBadSteps) {
+          throw new Error(
+            `the loss was not finite at ${bad} logged steps in a row (last at step ${step}); ` +
+              `stopping, the last good checkpoint in ${o.out} is kept (try a lower --lr or --clip)`,
           );
-          if (bad >= o.maxBadSteps) {
-            throw new Error(
-              `the loss was not finite at ${bad} logged steps in a row (last at step ${p.step}); ` +
-                `stopping, the last good checkpoint in ${o.out} is kept (try a lower --lr or --clip)`,
-            );
-          }
         }
-        progress.update(trainer.step);
+        progress.update(step);
       }
       if (step % o.ckptEvery === 0 && bad === 0) await save();
     }

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
+import { runDeno } from "./_helpers/cli.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), { args, cwd: root, stdin: "null" }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = runDeno;
 
 Deno.test("plain `deno run main.ts` names the exact permission flags and exits 2", async () => {
   const r = await run(["run", "--no-prompt", "main.ts", "eval-nll"]);

@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
+import { runMain } from "../_helpers/cli.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
 const MIX = "gmm:fixtures/mix2d.json";
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "main.ts", "eval-nll", ...args],
-    cwd: root,
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const run = (args: string[]) => runMain(["eval-nll", ...args]);
 
 const quick = ["--backend", "reference", "--quiet", "--limit", "6", "--divergence", "exact"];
 
@@ -94,41 +86,15 @@ Deno.test("eval-nll shards merged equal the unsharded run", async () => {
     assert.equal(r.code, 0, r.stderr);
     parts.push(out);
   }
-  const merged = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "main.ts",
-      "eval-nll",
-      "merge",
-      ...parts,
-      "--json",
-    ],
-    cwd: root,
-  }).output();
-  const m = JSON.parse(new TextDecoder().decode(merged.stdout));
+  const merged = await run(["merge", ...parts, "--json"]);
+  const m = JSON.parse(merged.stdout);
   assert.equal(m.n, whole.n);
   assert.ok(Math.abs(m.nll_nats - whole.nll_nats) < 1e-9, `${m.nll_nats} vs ${whole.nll_nats}`);
   assert.ok(Math.abs(m.bpd_stderr - whole.bpd_stderr) < 1e-9);
   // a missing shard is an input error naming what is missing
-  const partial = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "main.ts",
-      "eval-nll",
-      "merge",
-      parts[0],
-      parts[2],
-    ],
-    cwd: root,
-  }).output();
+  const partial = await run(["merge", parts[0], parts[2]]);
   assert.equal(partial.code, 3);
-  assert.match(new TextDecoder().decode(partial.stderr), /missing/);
+  assert.match(partial.stderr, /missing/);
 });
 
 for (

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
+import { ROOT, runMain } from "../_helpers/cli.ts";
 import { gpuTest } from "../_helpers/backends.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
 import { loadGmmSpec } from "../../data/gmm_spec.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { referenceBackend, Rng } from "../../compute/mod.ts";
-
-const root = new URL("../..", import.meta.url).pathname;
 
 /** Held-out NLL of the maximum-likelihood single Gaussian fitted to training samples. */
 async function singleGaussianNll(model: GmmModel, nTrain: number, nTest: number): Promise<number> {
@@ -40,39 +39,14 @@ gpuTest(
   "learning works: a short train run beats the best single Gaussian by ≥ 0.5 nats",
   async () => {
     const dir = await Deno.makeTempDir();
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "main.ts",
-        "train",
-        "--steps",
-        "800",
-        "--batch",
-        "256",
-        "--lr",
-        "3e-3",
-        "--ema",
-        "0.99",
-        "--warmup",
-        "50",
-        "--eval-examples",
-        "120",
-        "--backend",
-        "webgpu",
-        "--out",
-        dir,
-        "--json",
-        "--quiet",
-      ],
-      cwd: root,
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
-    const summary = JSON.parse(new TextDecoder().decode(out.stdout));
-    const model = new GmmModel(await loadGmmSpec(`${root}/fixtures/mix2c.json`), new VpSde());
+    // deno-fmt-ignore
+    const out = await runMain([
+      "train", "--steps", "800", "--batch", "256", "--lr", "3e-3", "--ema", "0.99", "--warmup", "50",
+      "--eval-examples", "120", "--backend", "webgpu", "--out", dir, "--json", "--quiet",
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const summary = JSON.parse(out.stdout);
+    const model = new GmmModel(await loadGmmSpec(`${ROOT}/fixtures/mix2c.json`), new VpSde());
     const gaussian = await singleGaussianNll(model, 8192, 20000);
     const nll = summary.heldout.nll_nats;
     assert.ok(gaussian - nll >= 0.5, `trained ${nll} vs single Gaussian ${gaussian} nats`);

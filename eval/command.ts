@@ -49,14 +49,14 @@ export function register(cmd: Command): void {
     .option("--ckpt <file>", "trained checkpoint (ckpt.safetensors of a train run; EMA weights)")
     .option(
       "--data <spec>",
-      "gmm:FILE.json (samples of a mixture) or points:FILE (.npy/.json/.csv)",
+      "gmm:FILE.json (samples of a mixture), points:FILE (.npy/.json/.csv), or images: mnist, fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR, images:DIR",
     )
     .option(
       "--limit <n>",
       "evaluate the first n examples (gmm: data, how many to draw; default 1000)",
       positiveInt("--limit"),
     )
-    .option("--split <name>", "train|test, for datasets that have splits")
+    .option("--split <name>", "train|test, for image datasets (test)")
     .addOption(
       new Option("--dequant <kind>", "dequantisation of integer data").choices([
         "uniform",
@@ -133,7 +133,8 @@ Examples:
   deno task eval-nll --model gmm:fixtures/mix2d.json --data gmm:fixtures/mix2d.json --limit 200 --divergence exact
   deno task eval-nll --model gmm:fixtures/mix10d.json --data points:my_points.npy --probes 4 --bound --json
   deno task eval-nll --model gmm:m.json --data gmm:m.json --shard 0/4 --out part0.json
-  deno task eval-nll merge part0.json part1.json part2.json part3.json`,
+  deno task eval-nll merge part0.json part1.json part2.json part3.json
+  deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --split test --limit 64 --dequant truncated-normal`,
     )
     .action(async (merge, parts, opts) => {
       if (merge !== undefined) {

@@ -7,7 +7,8 @@ import { GmmModel } from "../data/gmm_model.ts";
 import { loadPoints } from "../data/points.ts";
 import type { DiffusionModel } from "../sde/model.ts";
 import type { Sde } from "../sde/sde.ts";
-import type { Quantization } from "./dequantization.ts";
+import { EIGHT_BIT_SYMMETRIC, type Quantization } from "./dequantization.ts";
+import { isImageSpec, loadImageSpec, type Split } from "../data/image_set.ts";
 
 export interface EvalData {
   /** row-major examples in model space (continuous) or level units (integer data) */
@@ -28,8 +29,8 @@ function splitSpec(flag: string, spec: string, kinds: string[]): [string, string
   if (!kinds.includes(kind) || at < 0 || at === spec.length - 1) {
     throw new UsageError(
       `${flag} ${JSON.stringify(spec)}: expected ${kinds.map((k) => `${k}:FILE`).join(" or ")}` +
-        (["mnist", "fashion-mnist", "cifar10", "imagenet32", "images"].includes(kind)
-          ? ` (image datasets arrive with image support)`
+        (flag === "--data"
+          ? ", or an image dataset: mnist, fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR, images:DIR"
           : ""),
     );
   }
@@ -44,12 +45,14 @@ export async function resolveModel(spec: string, sde: Sde): Promise<GmmModel> {
 export async function resolveData(
   spec: string,
   model: DiffusionModel,
-  o: { limit?: number; rng: Rng; backend: Backend; dtype: DType },
+  o: { limit?: number; split?: Split; rng: Rng; backend: Backend; dtype: DType },
 ): Promise<EvalData> {
-  const [kind, path] = splitSpec("--data", spec, ["gmm", "points"]);
   const modelDim = model.shape.reduce((p, d) => p * d, 1);
   let data: EvalData;
-  if (kind === "gmm") {
+  if (isImageSpec(spec)) {
+    data = await imageData(spec, o.split ?? "test", o.limit);
+  } else if (spec.startsWith("gmm:")) {
+    const path = splitSpec("--data", spec, ["gmm", "points"])[1];
     const source = new GmmModel(await loadGmmSpec(path), model.sde);
     const n = o.limit ?? GMM_DATA_DEFAULT_N;
     const x = source.sample(o.rng, o.backend, n, o.dtype);
@@ -63,6 +66,7 @@ export async function resolveData(
     };
     x.dispose();
   } else {
+    const path = splitSpec("--data", spec, ["gmm", "points"])[1];
     const p = await loadPoints(path);
     const n = Math.min(p.n, o.limit ?? p.n);
     data = {
@@ -81,4 +85,19 @@ export async function resolveData(
     );
   }
   return data;
+}
+
+/** An image split in level units, with the [−1, 1] scaling of training (y = a·k + b). */
+async function imageData(spec: string, split: Split, limit?: number): Promise<EvalData> {
+  const set = await loadImageSpec(spec, split, { limit });
+  const n = Math.min(set.n, limit ?? set.n);
+  const d = set.shape[0] * set.shape[1] * set.shape[2];
+  return {
+    values: Float64Array.from(set.pixels.subarray(0, n * d)),
+    n,
+    shape: [...set.shape],
+    quantization: { ...EIGHT_BIT_SYMMETRIC, bits: set.bits, a: 2 / 2 ** set.bits },
+    integerValued: true,
+    description: `${set.description}, ${split} split (${n} images)`,
+  };
 }

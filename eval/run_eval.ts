@@ -21,6 +21,7 @@ import {
 } from "./summary.ts";
 import { printSummary } from "./report.ts";
 import type { Dequantization } from "./dequantization.ts";
+import { isImageSpec, type Split } from "../data/image_set.ts";
 
 export interface EvalFlags {
   model?: string;
@@ -61,10 +62,13 @@ function checkFlags(f: EvalFlags): void {
     );
   }
   if (!f.data) throw new UsageError("eval-nll needs --data SPEC: gmm:FILE.json or points:FILE");
-  if (f.split) {
+  if (f.split && !isImageSpec(f.data)) {
     throw new UsageError(
-      "--split applies to datasets with splits (images); gmm: and points: data have none",
+      `--split applies to image datasets, which have train and test splits; ${f.data} has none`,
     );
+  }
+  if (f.split && f.split !== "train" && f.split !== "test") {
+    throw new UsageError(`--split must be train or test, got ${JSON.stringify(f.split)}`);
   }
   if (f.shard && !f.out) {
     throw new UsageError("--shard needs --out PART.json to write its partial result");
@@ -96,6 +100,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const rng = Rng.fromSeed(f.seed);
   const data = await resolveData(f.data!, model, {
     limit: f.limit,
+    split: f.split as Split | undefined,
     rng: rng.derive("data"),
     backend,
     dtype,

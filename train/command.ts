@@ -10,7 +10,10 @@ import { makeSde, sdeToJson } from "../sde/processes.ts";
 import type { SdeKind } from "../sde/sde.ts";
 import type { Parameterization } from "../sde/model.ts";
 import { ADAM_DEFAULT } from "./optim/adam.ts";
-import { type Objective, TOY_PRESET, type TrainConfig } from "./config.ts";
+import type { Objective, TrainConfig, TrainDequantization } from "./config.ts";
+import { PRESET_NAMES, PRESETS } from "./presets.ts";
+import type { NetworkConfig } from "../nn/network.ts";
+import { isImageSpec } from "../data/image_set.ts";
 import { runTraining } from "./run.ts";
 import type { Weighting } from "./objectives/dsm.ts";
 import type { TimeSampling } from "./time_sampling.ts";
@@ -21,6 +24,13 @@ const int = (flag: string, min: number) => (v: string) => {
     throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}, got ${v}`);
   }
   return n;
+};
+const intList = (flag: string) => (v: string) => {
+  const parts = v === "" ? [] : v.split(",").map(Number);
+  if (parts.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new InvalidArgumentError(`${flag} must be comma-separated integers ≥ 1, got ${v}`);
+  }
+  return parts;
 };
 const num = (flag: string, lo: number, hi = Infinity) => (v: string) => {
   const n = Number(v);
@@ -35,16 +45,38 @@ export const describe = "train a score model (dsm or flow objectives) and report
 export function register(cmd: Command): void {
   cmd
     .addOption(
-      new Option("--preset <name>", "defaults for a whole run").choices(["toy"]).default("toy"),
+      new Option("--preset <name>", "defaults for a whole run").choices(PRESET_NAMES).default(
+        "toy",
+      ),
     )
     .option(
       "--data <spec>",
-      "toy:NAME, gmm:FILE.json or points:FILE (preset: the 2-component mixture)",
+      "toy:NAME, gmm:FILE.json, points:FILE, mnist, fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR, images:DIR",
     )
     .option("--n-train <n>", "examples drawn from a toy: or gmm: spec", int("--n-train", 1))
-    .addOption(new Option("--model <kind>", "network").choices(["mlp"]).default("mlp"))
-    .option("--hidden <n>", "hidden width", int("--hidden", 1))
-    .option("--layers <n>", "hidden layers", int("--layers", 1))
+    .addOption(
+      new Option("--model <kind>", "network (preset: mlp for points, unet for images)").choices([
+        "mlp",
+        "unet",
+      ]),
+    )
+    .option("--hidden <n>", "MLP hidden width", int("--hidden", 1))
+    .option("--layers <n>", "MLP hidden layers", int("--layers", 1))
+    .option("--base <n>", "U-Net base channels", int("--base", 1))
+    .option("--mults <list>", "U-Net channel multipliers per level, e.g. 1,2,2", intList("--mults"))
+    .option("--res-blocks <n>", "U-Net residual blocks per level", int("--res-blocks", 1))
+    .option(
+      "--attn <list>",
+      "U-Net attention resolutions, e.g. 16 (empty: none)",
+      intList("--attn"),
+    )
+    .option("--groups <n>", "U-Net GroupNorm groups", int("--groups", 1))
+    .option("--dropout <p>", "U-Net dropout", num("--dropout", 0, 0.99))
+    .addOption(
+      new Option("--dequant <kind>", "integer (image) data: uniform draws in each bin, or centres")
+        .choices(["uniform", "none"]),
+    )
+    .option("--flip", "random horizontal flips of training images")
     .addOption(
       new Option("--objective <kind>", "training objective").choices(["dsm", "flow", "lm"]),
     )
@@ -73,10 +105,10 @@ export function register(cmd: Command): void {
     .option("--batch <n>", "examples per step", int("--batch", 1))
     .option("--lr <x>", "Adam learning rate", num("--lr", 0, 1))
     .option("--weight-decay <x>", "decoupled weight decay (AdamW)", num("--weight-decay", 0, 1), 0)
-    .option("--warmup <n>", "linear learning-rate warm-up steps", int("--warmup", 0), 100)
+    .option("--warmup <n>", "linear learning-rate warm-up steps", int("--warmup", 0))
     .option("--clip <x>", "gradient-norm clipping (0: off)", num("--clip", 0), 1)
-    .option("--ema <d>", "EMA decay of the weights", num("--ema", 0, 1), 0.995)
-    .option("--out <dir>", "run directory", "runs/toy")
+    .option("--ema <d>", "EMA decay of the weights", num("--ema", 0, 1))
+    .option("--out <dir>", "run directory (default runs/PRESET)")
     .option("--resume", "continue the run in --out exactly")
     .option("--init <ckpt>", "start from a checkpoint's weights with a fresh optimiser")
     .option("--log-every <n>", "steps between loss readbacks", int("--log-every", 1), 50)
@@ -88,12 +120,9 @@ export function register(cmd: Command): void {
       int("--max-bad-steps", 1),
       3,
     )
-    .option(
-      "--eval-examples <n>",
-      "held-out examples for the final NLL",
-      int("--eval-examples", 1),
-      300,
-    )
+    .option("--eval-examples <n>", "held-out examples for the final NLL", int("--eval-examples", 1))
+    .option("--grid <n>", "samples in the PNG grid after an image run (0: none)", int("--grid", 0))
+    .option("--grid-steps <n>", "Euler–Maruyama steps for the grid", int("--grid-steps", 1), 200)
     .option("--seed <n>", "seed of every random draw", int("--seed", 0), 0)
     .addOption(
       new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
@@ -109,10 +138,13 @@ Examples:
   deno task train --objective dsm --weighting simple --time-sampling uniform --out runs/simple
   deno task train --objective flow --sde vdm --out runs/flow
   deno task train --objective flow --sde vdm --high-order 0.1 --init runs/flow/ckpt.safetensors --out runs/flow-ho
-  deno task train --out runs/toy --resume --steps 6000`,
+  deno task train --out runs/toy --resume --steps 6000
+  deno task train --preset mnist --steps 500 --out runs/mnist    # U-Net on the 10,000 digits
+  deno task train --preset cifar10 --data cifar10:~/data/cifar-10-batches-bin --out runs/c10`,
     )
     .action(async (f) => {
-      const objective = (f.objective ?? TOY_PRESET.objective) as Objective | "lm";
+      const preset = PRESETS[f.preset];
+      const objective = (f.objective ?? preset.objective) as Objective | "lm";
       if (objective === "lm") {
         throw new UsageError("--objective lm arrives with Likelihood Matching; use dsm or flow");
       }
@@ -136,9 +168,9 @@ Examples:
         throw new UsageError("--high-order is the flow objective's fine-tune term");
       }
       const weighting =
-        (f.weighting ?? (objective === "dsm" ? TOY_PRESET.weighting : "simple")) as Weighting;
+        (f.weighting ?? (objective === "dsm" ? preset.weighting : "simple")) as Weighting;
       const timeSampling = (f.timeSampling ??
-        (weighting === "likelihood" ? TOY_PRESET.timeSampling : "uniform")) as TimeSampling;
+        (weighting === "likelihood" ? preset.timeSampling : "uniform")) as TimeSampling;
       if (weighting === "simple" && timeSampling === "importance") {
         throw new UsageError(
           "--time-sampling importance is ScoreFlow's sampler for likelihood weighting; --weighting simple conflicts",
@@ -146,15 +178,9 @@ Examples:
       }
       const sde = makeSde(sdeKind);
       const config: TrainConfig = {
-        data: f.data ?? TOY_PRESET.data,
-        nTrain: f.nTrain ?? TOY_PRESET.nTrain,
-        model: {
-          kind: "mlp",
-          dim: 0,
-          hidden: f.hidden ?? TOY_PRESET.hidden,
-          layers: f.layers ?? TOY_PRESET.layers,
-          timeFeatures: 32,
-        },
+        data: f.data ?? preset.data,
+        nTrain: f.nTrain ?? preset.nTrain,
+        model: modelConfig(f, preset.model, isImageSpec(f.data ?? preset.data)),
         objective,
         weighting,
         timeSampling,
@@ -162,17 +188,19 @@ Examples:
         sde: sdeToJson(sde),
         tMin: sde.tMinLikelihood,
         highOrder: f.highOrder,
-        batch: f.batch ?? TOY_PRESET.batch,
-        adam: { ...ADAM_DEFAULT, lr: f.lr ?? TOY_PRESET.lr, weightDecay: f.weightDecay },
-        warmup: f.warmup,
+        batch: f.batch ?? preset.batch,
+        adam: { ...ADAM_DEFAULT, lr: f.lr ?? preset.lr, weightDecay: f.weightDecay },
+        warmup: f.warmup ?? preset.warmup,
         clip: f.clip,
-        ema: f.ema,
+        ema: f.ema ?? preset.ema,
         seed: f.seed,
         initFrom: null,
+        dequant: (f.dequant ?? preset.dequant) as TrainDequantization,
+        flip: f.flip ?? preset.flip,
       };
       const summary = await runTraining(config, {
-        steps: f.steps ?? TOY_PRESET.steps,
-        out: f.out,
+        steps: f.steps ?? preset.steps,
+        out: f.out ?? `runs/${f.preset}`,
         resume: f.resume === true,
         init: f.init,
         backend: f.backend,
@@ -180,7 +208,9 @@ Examples:
         ckptEvery: f.ckptEvery,
         keep: f.keep,
         maxBadSteps: f.maxBadSteps,
-        evalExamples: f.evalExamples,
+        evalExamples: f.evalExamples ?? preset.evalExamples,
+        gridSamples: f.grid ?? preset.gridSamples,
+        gridSteps: f.gridSteps,
         json: f.json === true,
         quiet: f.quiet === true,
       });
@@ -188,12 +218,65 @@ Examples:
     });
 }
 
+interface ModelFlags {
+  model?: string;
+  hidden?: number;
+  layers?: number;
+  base?: number;
+  mults?: number[];
+  resBlocks?: number;
+  attn?: number[];
+  groups?: number;
+  dropout?: number;
+}
+
+/**
+ * The network from the preset's and the flags (a U-Net for images unless --model says
+ * otherwise); a flag of the other kind of network is a conflict. The MLP's width and the U-Net's channels and resolution come from the data later.
+ */
+function modelConfig(f: ModelFlags, base: NetworkConfig, images: boolean): NetworkConfig {
+  const kind = f.model ?? (images ? "unet" : base.kind);
+  const mlpFlags = [["--hidden", f.hidden], ["--layers", f.layers]] as const;
+  const unetFlags = [
+    ["--base", f.base],
+    ["--mults", f.mults],
+    ["--res-blocks", f.resBlocks],
+    ["--attn", f.attn],
+    ["--groups", f.groups],
+    ["--dropout", f.dropout],
+  ] as const;
+  const foreign = (kind === "mlp" ? unetFlags : mlpFlags).find(([, v]) => v !== undefined);
+  if (foreign) throw new UsageError(`${foreign[0]} is not a setting of --model ${kind}`);
+  if (kind === "mlp") {
+    const b = base.kind === "mlp" ? base : PRESETS.toy.model as NetworkConfig & { kind: "mlp" };
+    return { ...b, hidden: f.hidden ?? b.hidden, layers: f.layers ?? b.layers };
+  }
+  const b = base.kind === "unet" ? base : PRESETS.mnist.model as NetworkConfig & { kind: "unet" };
+  return {
+    ...b,
+    base: f.base ?? b.base,
+    mults: f.mults ?? b.mults,
+    resBlocks: f.resBlocks ?? b.resBlocks,
+    attnResolutions: f.attn ?? b.attnResolutions,
+    groups: f.groups ?? b.groups,
+    dropout: f.dropout ?? b.dropout,
+  };
+}
+
 function printTrainSummary(s: Record<string, unknown>, json: boolean): void {
   if (json) {
     console.log(JSON.stringify(s, null, 2));
     return;
   }
-  const h = s.heldout as { n: number; nll_nats: number; nll_stderr: number; divergence: string };
+  const h = s.heldout as {
+    n: number;
+    nll_nats: number;
+    nll_stderr: number;
+    bpd: number;
+    bpd_stderr: number;
+    dequantization: string;
+    divergence: string;
+  };
   console.log(
     `trained         ${s.steps} steps in ${
       (s.seconds_training as number).toFixed(1)
@@ -204,6 +287,14 @@ function printTrainSummary(s: Record<string, unknown>, json: boolean): void {
     `held-out NLL    ${h.nll_nats.toFixed(4)} ± ${h.nll_stderr.toFixed(4)} nats per example ` +
       `(${h.n} examples, PF-ODE, ${h.divergence} divergence, EMA weights)`,
   );
+  if (h.dequantization !== "none") {
+    console.log(
+      `bits/dim        ${h.bpd.toFixed(4)} ± ${h.bpd_stderr.toFixed(4)} ` +
+        `(${h.dequantization} dequantisation, 1 draw; ${h.divergence} divergence` +
+        `${h.divergence === "hutchinson" ? ", 1 probe per example" : ""})`,
+    );
+  }
+  if (s.samples_png) console.log(`samples         ${s.samples_png}`);
   if (typeof s.data_entropy_nats === "number") {
     console.log(
       `data entropy    ${

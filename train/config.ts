@@ -7,17 +7,20 @@
 import type { SdeJson } from "../sde/processes.ts";
 import type { Parameterization } from "../sde/model.ts";
 import type { AdamConfig } from "./optim/adam.ts";
-import type { MlpConfig } from "../nn/mlp.ts";
+import type { NetworkConfig } from "../nn/network.ts";
 import type { TimeSampling } from "./time_sampling.ts";
 import type { Weighting } from "./objectives/dsm.ts";
 
 export type Objective = "dsm" | "flow";
 
+/** How 8-bit training images become continuous: a uniform draw in each bin, or the bin centre. */
+export type TrainDequantization = "uniform" | "none";
+
 export interface TrainConfig {
   data: string;
   /** training examples drawn from a generative spec (gmm:, toy:) */
   nTrain: number;
-  model: { kind: "mlp" } & MlpConfig;
+  model: NetworkConfig;
   objective: Objective;
   weighting: Weighting;
   timeSampling: TimeSampling;
@@ -33,21 +36,8 @@ export interface TrainConfig {
   seed: number;
   /** the run this one was initialised from (`--init`), by config hash */
   initFrom: string | null;
+  /** integer (image) data only; continuous data ignore it */
+  dequant: TrainDequantization;
+  /** random horizontal flips of training images */
+  flip: boolean;
 }
-
-/** The two-component mixture of the issue tracker's learning test (exact entropy 1.864 nats). */
-export const TOY_MIXTURE = "gmm:fixtures/mix2c.json";
-
-/** `--preset toy`: an MLP on a 2-D mixture, a few minutes on a 2-core CPU. */
-export const TOY_PRESET = {
-  data: TOY_MIXTURE,
-  nTrain: 8192,
-  steps: 2000,
-  batch: 256,
-  lr: 2e-3,
-  hidden: 128,
-  layers: 3,
-  objective: "dsm" as Objective,
-  weighting: "likelihood" as Weighting,
-  timeSampling: "importance" as TimeSampling,
-};

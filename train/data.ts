@@ -1,6 +1,8 @@
 /**
  * Training and held-out data from a spec: `toy:NAME` and `gmm:FILE` draw finite sets from the
- * seed (held-out points from their own stream), `points:FILE` holds out its last tenth.
+ * seed (held-out points from their own stream), `points:FILE` holds out its last tenth, and
+ * image specs (`mnist`, `cifar10:DIR`, …) use their train and test splits. Integer data come
+ * back in level units with their quantisation; the trainer maps them to model space.
  */
 
 import { referenceBackend, type Rng } from "../compute/mod.ts";
@@ -10,6 +12,9 @@ import { loadGmmSpec } from "../data/gmm_spec.ts";
 import { loadPoints } from "../data/points.ts";
 import { parseToySpec } from "../data/toy2d.ts";
 import { UsageError } from "../io/errors.ts";
+import { EIGHT_BIT_SYMMETRIC, type Quantization } from "../eval/dequantization.ts";
+import { imageDataset } from "../data/image_dataset.ts";
+import { isImageSpec, loadImageSpec } from "../data/image_set.ts";
 import type { Sde } from "../sde/sde.ts";
 
 export interface TrainData {
@@ -18,7 +23,8 @@ export interface TrainData {
   nHeldOut: number;
   /** the data distribution's entropy in nats per example, when known */
   entropy: number | null;
-  integerValued: boolean;
+  /** how stored integers map to model space; null for continuous data */
+  quantization: Quantization | null;
 }
 
 const HELD_OUT = 1000;
@@ -44,7 +50,21 @@ export async function resolveTrainData(
       heldOut: heldOut.batch(Array.from({ length: HELD_OUT }, (_, i) => i)),
       nHeldOut: HELD_OUT,
       entropy: null,
-      integerValued: false,
+      quantization: null,
+    };
+  }
+  if (isImageSpec(spec)) {
+    const [train, test] = [await loadImageSpec(spec, "train"), await loadImageSpec(spec, "test")];
+    const q = { ...EIGHT_BIT_SYMMETRIC, bits: train.bits, a: 2 / 2 ** train.bits };
+    return {
+      train: imageDataset(train),
+      // at most HELD_OUT test images as floats (all 10 000 of CIFAR-10's would take 245 MB)
+      heldOut: imageDataset(test).batch(
+        Array.from({ length: Math.min(test.n, HELD_OUT) }, (_, i) => i),
+      ),
+      nHeldOut: Math.min(test.n, HELD_OUT),
+      entropy: null,
+      quantization: q,
     };
   }
   if (spec.startsWith("gmm:")) {
@@ -66,7 +86,7 @@ export async function resolveTrainData(
       heldOut,
       nHeldOut: HELD_OUT,
       entropy: h / 20000,
-      integerValued: false,
+      quantization: null,
     };
   }
   if (spec.startsWith("points:")) {
@@ -83,10 +103,12 @@ export async function resolveTrainData(
       heldOut: p.data.subarray(nTr * d),
       nHeldOut: nTest,
       entropy: null,
-      integerValued: p.integerValued,
+      // integer points are levels of unit bins (y = k), like eval-nll's points: data
+      quantization: p.integerValued ? { bits: 0, a: 1, b: 0 } : null,
     };
   }
   throw new UsageError(
-    `--data ${JSON.stringify(spec)}: expected toy:NAME, gmm:FILE.json or points:FILE`,
+    `--data ${JSON.stringify(spec)}: expected toy:NAME, gmm:FILE.json, points:FILE, mnist, ` +
+      "fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR or images:DIR",
   );
 }

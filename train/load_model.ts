@@ -3,8 +3,8 @@
 import type { Backend, DType } from "../compute/mod.ts";
 import { loadCheckpoint, restoreTree } from "../io/checkpoint.ts";
 import { InputError } from "../io/errors.ts";
-import { initMlp } from "../nn/mlp.ts";
-import { MlpScoreModel } from "../nn/score_network.ts";
+import { initNetwork } from "../nn/network.ts";
+import { NetworkScoreModel } from "../nn/score_network.ts";
 import { sdeFromJson } from "../sde/processes.ts";
 import { Rng } from "../compute/mod.ts";
 import type { TrainConfig } from "./config.ts";
@@ -14,15 +14,20 @@ export async function loadTrainedModel(
   backend: Backend,
   dtype: DType,
   weights: "ema" | "raw" = "ema",
-): Promise<{ model: MlpScoreModel; config: TrainConfig; step: number }> {
+): Promise<{ model: NetworkScoreModel; config: TrainConfig; step: number }> {
   const ck = await loadCheckpoint(path, backend, dtype);
   const config = ck.config as unknown as TrainConfig;
-  if (!config || typeof config !== "object" || config.model?.kind !== "mlp") {
-    throw new InputError(`${path}: the stored config does not describe an MLP score model`);
+  const kind = config?.model?.kind;
+  if (!config || typeof config !== "object" || (kind !== "mlp" && kind !== "unet")) {
+    throw new InputError(
+      `${path}: the stored config does not describe a score network (expected model.kind mlp or unet, found ${
+        JSON.stringify(kind)
+      })`,
+    );
   }
   const sde = sdeFromJson(config.sde);
   // the template only fixes names and shapes; its random values are replaced
-  const template = initMlp(backend, Rng.fromSeed(0), config.model, dtype);
+  const template = initNetwork(backend, Rng.fromSeed(0), config.model, dtype);
   const useEma = weights === "ema" && ck.ema !== undefined;
   const params = restoreTree(
     template,
@@ -33,7 +38,7 @@ export async function loadTrainedModel(
   for (const t of Object.values(useEma ? ck.params : ck.ema ?? {})) t.dispose();
   const name = `ckpt:${path} (step ${ck.meta.step}${useEma ? ", EMA weights" : ""})`;
   return {
-    model: new MlpScoreModel(sde, config.model, config.param, params, name),
+    model: new NetworkScoreModel(sde, config.model, config.param, params, name),
     config,
     step: ck.meta.step,
   };

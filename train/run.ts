@@ -31,6 +31,8 @@ import type { TrainConfig } from "./config.ts";
 import { resolveTrainData } from "./data.ts";
 import { type DataCursor, Trainer } from "./trainer.ts";
 import { sdeFromJson } from "../sde/processes.ts";
+import { writeSampleGrid } from "./sample_grid.ts";
+import { validateUnetConfig } from "../nn/unet.ts";
 
 /** Thrown after an interrupted run saved its checkpoint: main.ts exits 130. */
 export class Interrupted extends Error {
@@ -49,6 +51,9 @@ export interface RunOptions {
   keep: number;
   maxBadSteps: number;
   evalExamples: number;
+  /** samples in the PNG grid written after an image run (0: none) */
+  gridSamples: number;
+  gridSteps: number;
   json: boolean;
   quiet: boolean;
 }
@@ -68,14 +73,8 @@ export async function runTraining(
   const sde = sdeFromJson(requested.sde);
   const dataRng = Rng.fromSeed(requested.seed).derive("data");
   const data = await resolveTrainData(requested.data, requested.nTrain, dataRng, sde);
-  if (data.integerValued) {
-    throw new UsageError(
-      `${requested.data}: integer data needs dequantisation, which training does not do yet`,
-    );
-  }
-  const dim = data.train.shape.reduce((p, d) => p * d, 1);
-  const config: TrainConfig = { ...requested, model: { ...requested.model, dim } };
-  const trainer = new Trainer(backend, dtype, config, data.train);
+  const config = fitModelToData(requested, data.train.shape);
+  const trainer = new Trainer(backend, dtype, config, data.train, data.quantization);
   const ckptPath = join(o.out, "ckpt.safetensors"), statePath = join(o.out, "state.safetensors");
   const hash = await configHash(hashed(config));
   const metricsPath = join(o.out, "metrics.jsonl");
@@ -190,14 +189,34 @@ export async function runTraining(
   }
   const seconds = (performance.now() - started) / 1000;
 
+  let grid: string | null = null;
+  if (o.gridSamples > 0 && data.train.shape.length === 3) {
+    const path = join(o.out, "samples.png");
+    try {
+      await writeSampleGrid(trainer.model(true), path, {
+        n: o.gridSamples,
+        steps: o.gridSteps,
+        rng: Rng.fromSeed(config.seed).derive("grid"),
+        backend,
+        dtype,
+      });
+      grid = path;
+      log(`${o.gridSamples} samples (Euler–Maruyama, ${o.gridSteps} steps) → ${path}`);
+    } catch (e) {
+      // a diverged (NaN) sample says something about the model; the run itself is saved
+      console.error(`warning: ${path} not written: ${(e as Error).message}`);
+    }
+  }
+
   // held-out NLL of the EMA model through the eval-nll machinery (exact divergence in low D)
   const n = Math.min(o.evalExamples, data.nHeldOut);
   const D = data.train.shape.reduce((p, d) => p * d, 1);
+  const dequantization = data.quantization ? "uniform" : "none";
   const evalStart = performance.now();
   const results = await evaluateNll(trainer.model(true), {
     values: data.heldOut.subarray(0, n * D),
     n,
-    quantization: null,
+    quantization: data.quantization,
   }, {
     backend,
     dtype,
@@ -207,10 +226,10 @@ export async function runTraining(
     divergence: D <= 8 ? "exact" : "hutchinson",
     probe: "rademacher",
     probes: 1,
-    dequantization: "none",
+    dequantization,
     dequantSamples: 1,
     prior: "standard",
-    batch: 256,
+    batch: D <= 64 ? 256 : 16,
     rng: Rng.fromSeed(config.seed).derive("eval"),
     firstIndex: 0,
   }, new Progress("held-out NLL", n, "examples", o.quiet));
@@ -227,16 +246,62 @@ export async function runTraining(
       n,
       nll_nats: nll,
       nll_stderr: se,
+      bpd: nll / (D * Math.LN2),
+      bpd_stderr: se / (D * Math.LN2),
+      dequantization,
       divergence: D <= 8 ? "exact" : "hutchinson",
       seconds: (performance.now() - evalStart) / 1000,
     },
     data_entropy_nats: data.entropy,
+    samples_png: grid,
     backend: backend.name,
     config,
   };
   await writeFileAtomic(join(o.out, "eval.json"), JSON.stringify(summary, null, 2));
   return summary;
 }
+
+/**
+ * Completes the model config from the data: the MLP's input width (it flattens nothing, so it
+ * takes points only), the U-Net's channels and resolution checked against the images.
+ */
+function fitModelToData(c: TrainConfig, shape: number[]): TrainConfig {
+  const m = c.model;
+  if (m.kind === "mlp") {
+    if (shape.length !== 1) {
+      throw new UsageError(
+        `--model mlp takes points; ${c.data} holds [${shape.join(", ")}] images (use --model unet)`,
+      );
+    }
+    return { ...c, model: { ...m, dim: shape[0] } };
+  }
+  if (shape.length !== 3 || shape[1] !== shape[2]) {
+    throw new UsageError(
+      `--model unet takes square images [C, H, H]; ${c.data} holds [${shape.join(", ")}]`,
+    );
+  }
+  const model = { ...m, channels: shape[0], resolution: shape[1] };
+  try {
+    validateUnetConfig(model);
+  } catch (e) {
+    // name the flag behind the field (UnetConfig.groups → --groups)
+    const field = /UnetConfig\.(\w+)/.exec((e as Error).message)?.[1] ?? "";
+    const flag = UNET_FLAGS[field] ?? `the data (${c.data})`;
+    throw new UsageError(`--model unet: ${flag}: ${(e as Error).message}`);
+  }
+  return { ...c, model };
+}
+
+const UNET_FLAGS: Record<string, string> = {
+  base: "--base",
+  mults: "--mults",
+  // the data fix the resolution: it is the levels of --mults that do not fit it
+  resolution: "--mults",
+  resBlocks: "--res-blocks",
+  attnResolutions: "--attn",
+  groups: "--groups",
+  dropout: "--dropout",
+};
 
 function copyTree<T extends Parameters<typeof treeLeaves>[0]>(from: T, to: T): void {
   const src = treeLeaves(from), dst = treeLeaves(to);

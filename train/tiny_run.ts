@@ -29,6 +29,8 @@ export const TINY_CONFIG: TrainConfig = {
   ema: 0.99,
   seed: 7,
   initFrom: null,
+  dequant: "none",
+  flip: false,
 };
 
 /** A trainer for the tiny run (paths relative to the repository root). */

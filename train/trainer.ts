@@ -5,9 +5,12 @@
  */
 
 import {
+  add,
   type Backend,
   type DType,
   mean,
+  mul,
+  randomHorizontalFlip,
   Rng,
   type RngState,
   type Tensor,
@@ -16,8 +19,9 @@ import {
   valueAndGrad,
 } from "../compute/mod.ts";
 import { type Dataset, shuffledOrder } from "../data/dataset.ts";
-import { initMlp, type MlpParams } from "../nn/mlp.ts";
-import { MlpScoreModel } from "../nn/score_network.ts";
+import { initNetwork, type NetworkParams } from "../nn/network.ts";
+import { NetworkScoreModel } from "../nn/score_network.ts";
+import type { Quantization } from "../eval/dequantization.ts";
 import { sdeFromJson } from "../sde/processes.ts";
 import type { Sde } from "../sde/sde.ts";
 import type { TrainConfig } from "./config.ts";
@@ -36,9 +40,9 @@ export interface DataCursor {
 
 export class Trainer {
   readonly sde: Sde;
-  params: MlpParams;
-  ema: MlpParams;
-  adam: AdamState<MlpParams>;
+  params: NetworkParams;
+  ema: NetworkParams;
+  adam: AdamState<NetworkParams>;
   rng: Rng;
   step = 0;
   cursor: DataCursor = { epoch: 0, position: 0 };
@@ -49,17 +53,19 @@ export class Trainer {
     readonly dtype: DType,
     readonly config: TrainConfig,
     readonly data: Dataset,
+    /** how the dataset's integers map to model space; null for continuous data */
+    readonly quantization: Quantization | null = null,
   ) {
     this.sde = sdeFromJson(config.sde);
     this.rng = Rng.fromSeed(config.seed);
-    this.params = initMlp(backend, this.rng.derive("init"), config.model, dtype);
+    this.params = initNetwork(backend, this.rng.derive("init"), config.model, dtype);
     this.ema = initEma(this.params);
     this.adam = initAdam(this.params);
   }
 
   /** The network as a model; `ema` picks the averaged weights (the default for evaluation). */
-  model(ema = true): MlpScoreModel {
-    return new MlpScoreModel(
+  model(ema = true): NetworkScoreModel {
+    return new NetworkScoreModel(
       this.sde,
       this.config.model,
       this.config.param,
@@ -101,10 +107,16 @@ export class Trainer {
     const rows = this.data.batch(this.#nextIndices(B));
     const lr = this.learningRate();
     const loss = tidy(() => {
-      const x0 = tensor(this.backend, rows, [B, ...this.data.shape], this.dtype);
+      const x0 = this.#toModelSpace(
+        tensor(this.backend, rows, [B, ...this.data.shape], this.dtype),
+        stream,
+      );
       const z = stream.derive("noise").normal(this.backend, x0.shape, this.dtype);
-      const net = (p: MlpParams) => (x: Tensor, t: Tensor) => this.model(false).predict(x, t, p);
-      let objective: (p: MlpParams) => Tensor;
+      // one dropout mask per step: every network call of the step (a divergence's too) sees it
+      const dropoutRng = stream.derive("dropout");
+      const net = (p: NetworkParams) => (x: Tensor, t: Tensor) =>
+        this.model(false).predict(x, t, p, { dropoutRng });
+      let objective: (p: NetworkParams) => Tensor;
       if (c.objective === "flow") {
         const { gammaMin, gammaMax } = c.sde.params as { gammaMin: number; gammaMax: number };
         const { t, Z } = velocityImportanceTimes(stream.derive("time"), B, gammaMin, gammaMax);
@@ -128,5 +140,19 @@ export class Trainer {
     });
     this.step++;
     return loss;
+  }
+
+  /**
+   * Integer data to model space, y = a·v + b (MATH.md §2): v = k + u with u ~ U[0, 1) under
+   * uniform dequantisation, else the bin centre k + ½; then optional horizontal flips.
+   */
+  #toModelSpace(k: Tensor, stream: Rng): Tensor {
+    const q = this.quantization;
+    if (!q) return k;
+    const v = this.config.dequant === "uniform"
+      ? add(k, stream.derive("dequant").uniform(this.backend, k.shape, this.dtype))
+      : add(k, 0.5);
+    const y = add(mul(v, q.a), q.b);
+    return this.config.flip ? randomHorizontalFlip(y, stream.derive("flip")) : y;
   }
 }

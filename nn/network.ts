@@ -1,0 +1,64 @@
+/**
+ * The score networks a run can train, behind one config union: the MLP for points and the
+ * U-Net for images. Checkpoints store the config; `initNetwork` rebuilds the parameter tree
+ * from it (names and shapes), `networkForward` evaluates it.
+ */
+
+import {
+  type Backend,
+  type DType,
+  type Rng,
+  type Tensor,
+  type Tree,
+  treeLeaves,
+} from "../compute/mod.ts";
+import { initMlp, type MlpConfig, mlpForward, type MlpParams } from "./mlp.ts";
+import { initUnet, type UnetConfig, unetForward, type UnetParams } from "./unet.ts";
+
+export type NetworkConfig = ({ kind: "mlp" } & MlpConfig) | ({ kind: "unet" } & UnetConfig);
+
+export type NetworkParams = MlpParams | UnetParams;
+
+/** Per-call options: dropout is active only when a training step passes its rng. */
+export interface ForwardOptions {
+  dropoutRng?: Rng;
+}
+
+export function initNetwork(
+  backend: Backend,
+  rng: Rng,
+  c: NetworkConfig,
+  dtype: DType = "f32",
+): NetworkParams {
+  return c.kind === "mlp" ? initMlp(backend, rng, c, dtype) : initUnet(backend, rng, c, dtype);
+}
+
+/** x: [B, …shape], t: [B] → the network's native prediction, shaped like x. */
+export function networkForward(
+  p: NetworkParams,
+  c: NetworkConfig,
+  x: Tensor,
+  t: Tensor,
+  o: ForwardOptions = {},
+): Tensor {
+  if (c.kind === "mlp") return mlpForward(p as MlpParams, c, x, t);
+  return unetForward(p as UnetParams, c, x, t, o);
+}
+
+/** One line for reports, e.g. "mlp (3×128 SiLU)" or "unet (32·[1,2,2], 1 block/level, attn 7)". */
+export function describeNetwork(c: NetworkConfig): string {
+  if (c.kind === "mlp") return `mlp (${c.layers}×${c.hidden} SiLU)`;
+  return `unet (${c.base}·[${c.mults}], ${c.resBlocks} blocks/level, attention at ${
+    c.attnResolutions.length ? c.attnResolutions.join(",") : "none"
+  }, dropout ${c.dropout})`;
+}
+
+/** The shape of one example the network takes. */
+export function networkShape(c: NetworkConfig): number[] {
+  return c.kind === "mlp" ? [c.dim] : [c.channels, c.resolution, c.resolution];
+}
+
+/** Number of scalars in a parameter tree. */
+export function countParams(p: Tree): number {
+  return treeLeaves(p).reduce((n, t) => n + t.size, 0);
+}

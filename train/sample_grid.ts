@@ -4,7 +4,7 @@
  */
 
 import { type Backend, type DType, mul, type Rng } from "../compute/mod.ts";
-import { toPixelBytes, writePngGrid } from "../io/png.ts";
+import { writeSamples } from "../sample/output.ts";
 import type { DiffusionModel } from "../sde/model.ts";
 import { eulerMaruyama, uniformTimeGrid } from "../sample/samplers/euler_maruyama.ts";
 
@@ -31,9 +31,5 @@ export async function writeSampleGrid(
   xT.dispose();
   const values = await x.read();
   x.dispose();
-  await writePngGrid(path, {
-    n: o.n,
-    shape: model.shape as [number, number, number],
-    pixels: toPixelBytes(Float64Array.from(values)),
-  });
+  await writeSamples(path, values, o.n, model.shape);
 }

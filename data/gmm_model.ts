@@ -10,6 +10,7 @@
 
 import {
   add,
+  concat,
   type Backend,
   div,
   divergence,
@@ -92,6 +93,21 @@ export class GmmModel implements DiffusionModel {
   /** H v with H = ∇² log p_t(x), by reverse mode through the score (H is symmetric: Jᵀv = Jv). */
   hessianVectorProduct(x: Tensor, t: Tensor, v: Tensor): Tensor {
     return vjp((y) => this.score(y, t), x).pullback(v);
+  }
+
+  /**
+   * The dense Hessian ∇² log p_t(x), [B, D, D], one pullback per dimension (small D: the exact
+   * moments of the Likelihood-Matching sampler).
+   */
+  hessian(x: Tensor, t: Tensor): Tensor {
+    const B = x.shape[0], D = this.D;
+    const { pullback } = vjp((y) => this.score(y, t), x);
+    const rows = Array.from({ length: D }, (_, j) => {
+      const e = new Float64Array(B * D);
+      for (let b = 0; b < B; b++) e[b * D + j] = 1;
+      return reshape(pullback(tensor(x.backend, e, x.shape, x.dtype)), [B, 1, D]);
+    });
+    return concat(rows, 1);
   }
 
   /** Δ log p_t(x) = tr H = ∇·score, exact (one pullback per dimension), shape [B]. */

@@ -12,6 +12,8 @@ export interface MlpConfig {
   hidden: number;
   layers: number;
   timeFeatures: number;
+  /** output width when it is not `dim` (a covariance head's D·(1 + r)) */
+  outDim?: number;
 }
 
 export interface MlpParams {
@@ -20,13 +22,13 @@ export interface MlpParams {
 }
 
 export function initMlp(backend: Backend, rng: Rng, c: MlpConfig, dtype: DType = "f32"): MlpParams {
-  const widths = [c.dim + c.timeFeatures, ...Array(c.layers).fill(c.hidden), c.dim];
+  const widths = [c.dim + c.timeFeatures, ...Array(c.layers).fill(c.hidden), c.outDim ?? c.dim];
   return {
     layers: widths.slice(1).map((w, i) => initLinear(backend, rng.derive(i), widths[i], w, dtype)),
   };
 }
 
-/** x: [B, dim], t: [B] → [B, dim] */
+/** x: [B, dim], t: [B] → [B, outDim ?? dim] */
 export function mlpForward(p: MlpParams, c: MlpConfig, x: Tensor, t: Tensor): Tensor {
   let h = concat([x, sinusoidalEmbedding(t, c.timeFeatures)], 1);
   p.layers.forEach((layer, i) => {

@@ -106,7 +106,7 @@ export function initUnet(
       ...(i > 0 ? { upsample: conv3(`up.${i}.upsample`, l.width, l.width) } : {}),
     })),
     outNorm: initGroupNorm(backend, outWidth, dtype),
-    output: conv3("output", outWidth, c.channels, 0),
+    output: conv3("output", outWidth, c.outChannels ?? c.channels, 0),
   };
 }
 

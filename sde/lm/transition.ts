@@ -5,7 +5,6 @@
  * With the denoising covariance C ≈ Cov[x_0 | x_t] = diag(d) + U Uᵀ, Tweedie gives
  * H = α_t² C/σ_t⁴ − I/σ_t², so M = c1 I + c2 C with c1 = a²σ_s²/σ_t² and c2 = b²α_t²/σ_t⁴:
  * diagonal plus rank r, positive definite for every pair (s, t), from one C per (x_t, t).
- * The step from t down to s = 0 (the data itself) has c1 = 0 and Σ = C.
  */
 
 import { add, mul, type Tensor, tensor } from "../../compute/mod.ts";
@@ -20,12 +19,24 @@ export interface StepCoefficients {
   c2: Float64Array;
 }
 
-/** a, b², c1, c2 of the steps s_i → t_i (s_i < t_i; s_i = 0 is the data itself). */
+/** a, b², c1, c2 of the steps s_i → t_i (s_i < t_i). */
 export function stepCoefficients(
   sde: Sde,
   s: ArrayLike<number>,
   t: ArrayLike<number>,
 ): StepCoefficients {
+  return coefficients(Array.from(s, (si) => [sde.alpha(si), sde.sigma(si)]), sde, t);
+}
+
+/**
+ * The steps from t_i down to the data itself (α = 1, σ = 0, whatever the process's value at
+ * t = 0): c1 = 0, so Σ = (b²/a²) c2 C = C, the denoising covariance.
+ */
+export function dataStepCoefficients(sde: Sde, t: ArrayLike<number>): StepCoefficients {
+  return coefficients(Array.from(t, () => [1, 0]), sde, t);
+}
+
+function coefficients(from: number[][], sde: Sde, t: ArrayLike<number>): StepCoefficients {
   const n = t.length;
   const k = {
     a: new Float64Array(n),
@@ -34,10 +45,10 @@ export function stepCoefficients(
     c2: new Float64Array(n),
   };
   for (let i = 0; i < n; i++) {
-    const [as, ss] = s[i] === 0 ? [1, 0] : [sde.alpha(s[i]), sde.sigma(s[i])];
+    const [as, ss] = from[i];
     const at = sde.alpha(t[i]), st = sde.sigma(t[i]);
     const a = at / as, b2 = st * st - a * a * ss * ss;
-    if (!(b2 > 0)) throw new RangeError(`LM step ${s[i]} → ${t[i]}: b² = ${b2} is not positive`);
+    if (!(b2 > 0)) throw new RangeError(`LM step to t = ${t[i]}: b² = ${b2} is not positive`);
     k.a[i] = a;
     k.b2[i] = b2;
     k.c1[i] = (a * a * ss * ss) / (st * st);

@@ -108,6 +108,7 @@ for (const name of f.presets!.split(",")) {
     initFrom: null,
     dequant: p.dequant,
     flip: p.flip,
+    lm: null,
   };
   for (const be of backends) {
     const trainer = new Trainer(be, "f32", config, syntheticImages(shape, 64), EIGHT_BIT_SYMMETRIC);
@@ -126,8 +127,8 @@ for (const name of f.presets!.split(",")) {
       );
     }
     times.sort((a, b) => a - b);
-    const perExample = tapeBytes(be, p.model, trainer.params, 2) -
-      tapeBytes(be, p.model, trainer.params, 1);
+    const perExample = tapeBytes(be, p.model, trainer.params as NetworkParams, 2) -
+      tapeBytes(be, p.model, trainer.params as NetworkParams, 1);
     const fixed = 4 * 4 * nParams; // weights, EMA, Adam m and v in float32
     const gib = (fixed + p.batch * perExample) / 2 ** 30;
     console.log(

@@ -10,8 +10,8 @@
 
 import {
   add,
-  concat,
   type Backend,
+  concat,
   div,
   divergence,
   type DType,

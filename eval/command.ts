@@ -102,7 +102,11 @@ export function register(cmd: Command): void {
         "terminal density: the process's prior, or the mixture's own p_T",
       ).choices(["standard", "exact"]).default("standard"),
     )
-    .option("--bound", "also report the ScoreFlow upper bound")
+    .option(
+      "--bound [kind]",
+      "also report an upper bound: scoreflow (the default kind) or lm (a Likelihood-Matching checkpoint's own chain)",
+    )
+    .option("--steps <n>", "grid steps of --bound lm (100)", positiveInt("--steps"))
     .option(
       "--bound-samples <n>",
       "importance-sampled times per example for --bound",
@@ -134,7 +138,8 @@ Examples:
   deno task eval-nll --model gmm:fixtures/mix10d.json --data points:my_points.npy --probes 4 --bound --json
   deno task eval-nll --model gmm:m.json --data gmm:m.json --shard 0/4 --out part0.json
   deno task eval-nll merge part0.json part1.json part2.json part3.json
-  deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --split test --limit 64 --dequant truncated-normal`,
+  deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --split test --limit 64 --dequant truncated-normal
+  deno task eval-nll --ckpt runs/lm/ckpt.safetensors --data gmm:fixtures/mix2c.json --limit 200 --bound lm --steps 200`,
     )
     .action(async (merge, parts, opts) => {
       if (merge !== undefined) {

@@ -22,7 +22,7 @@ import {
   tidy,
 } from "../compute/mod.ts";
 import type { Sde } from "../sde/sde.ts";
-import { logSnrGrid } from "../sde/lm/grid.ts";
+import { logSnrGrid } from "../sde/log_snr_grid.ts";
 import { quasiNll } from "../sde/lm/quasi_nll.ts";
 import {
   column,

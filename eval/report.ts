@@ -45,6 +45,15 @@ export function printSummary(doc: Record<string, unknown>, json: boolean): void 
         `${bound.samples} times per example)`,
     );
   }
+  const lm = doc.lm_bound as
+    | { steps: number; nll_nats: number; bpd: number; bpd_stderr: number }
+    | undefined;
+  if (lm) {
+    console.log(
+      `LM chain bound  ${f(lm.bpd)} ± ${f(lm.bpd_stderr)} bits/dim (${f(lm.nll_nats)} nats; ` +
+        `${lm.steps} steps, one forward path per example)`,
+    );
+  }
   if (typeof doc.seconds === "number") {
     console.log(`time            ${doc.seconds.toFixed(1)} s on ${doc.backend}`);
   }

@@ -20,7 +20,9 @@ import {
   summarize,
 } from "./summary.ts";
 import { printSummary } from "./report.ts";
-import type { Dequantization } from "./dequantization.ts";
+import type { Dequantization, Quantization } from "./dequantization.ts";
+import { evaluateLmBound, type LmBoundOptions } from "./lm_bound_eval.ts";
+import type { LmBoundModel } from "./lm_bound.ts";
 import { isImageSpec, type Split } from "../data/image_set.ts";
 
 export interface EvalFlags {
@@ -39,8 +41,9 @@ export interface EvalFlags {
   tMin?: number;
   sde?: string;
   prior: string;
-  bound?: boolean;
+  bound?: boolean | string;
   boundSamples: number;
+  steps?: number;
   batch: number;
   perExample?: boolean;
   shard?: string;
@@ -79,7 +82,20 @@ function checkFlags(f: EvalFlags): void {
       "--probes averages Hutchinson solves; it conflicts with --divergence exact",
     );
   }
-  if (f.boundSamples !== 1000 && !f.bound) throw new UsageError("--bound-samples needs --bound");
+  if (f.boundSamples !== 1000 && f.bound !== true && f.bound !== "scoreflow") {
+    throw new UsageError("--bound-samples is a setting of --bound scoreflow");
+  }
+  if (typeof f.bound === "string" && f.bound !== "scoreflow" && f.bound !== "lm") {
+    throw new UsageError(`--bound must be scoreflow or lm, got ${JSON.stringify(f.bound)}`);
+  }
+  if (f.steps !== undefined && f.bound !== "lm") {
+    throw new UsageError("--steps is the grid of --bound lm (the chain's own bound)");
+  }
+  if (f.bound === "lm" && f.shard) {
+    throw new UsageError(
+      "--bound lm draws its paths per batch; it does not split into --shard parts",
+    );
+  }
 }
 
 export async function runEval(f: EvalFlags): Promise<void> {
@@ -162,7 +178,17 @@ export async function runEval(f: EvalFlags): Promise<void> {
     firstIndex: start,
   }, new Progress("eval-nll", end - start, "examples", f.quiet === true));
   let bound: PartialResult["bound"];
-  if (f.bound) {
+  let lmBound: Record<string, number> | undefined;
+  if (f.bound === "lm") {
+    lmBound = await chainBound(model, data, values, end - start, dequantization, {
+      backend,
+      dtype,
+      tMin,
+      steps: f.steps ?? 100,
+      batch: f.batch,
+      rng: rng.derive("lm-bound"),
+    }, f.quiet === true);
+  } else if (f.bound) {
     if (data.integerValued) {
       throw new UsageError("--bound is implemented for continuous data (dequantise first)");
     }
@@ -199,10 +225,48 @@ export async function runEval(f: EvalFlags): Promise<void> {
     return;
   }
   const doc = summarize(settings, examples, bound);
+  if (lmBound) doc.lm_bound = lmBound;
   doc.backend = backend.name;
   doc.seconds = (performance.now() - started) / 1000;
   if (f.perExample) {
     doc.per_example = examples.map((e) => ({ index: e.index, nll_nats: e.nll, nfe: e.nfe }));
   }
   printSummary(doc, f.json === true);
+}
+
+/** --bound lm: the chain's own bound, for checkpoints trained with --objective lm. */
+async function chainBound(
+  model: DiffusionModel,
+  data: { shape: number[]; quantization: Quantization | null; integerValued: boolean },
+  values: Float64Array,
+  n: number,
+  dequantization: Dequantization,
+  o: LmBoundOptions,
+  quiet: boolean,
+): Promise<Record<string, number>> {
+  if (!model.denoisingCov) {
+    throw new UsageError(
+      `--bound lm needs a covariance head: ${model.description} was not trained with --objective lm`,
+    );
+  }
+  if (data.integerValued && dequantization !== "uniform") {
+    throw new UsageError(
+      "--bound lm starts its chain at uniformly dequantised data; use --dequant uniform with it",
+    );
+  }
+  const D = data.shape.reduce((p, d) => p * d, 1);
+  const nll = await evaluateLmBound(
+    model as DiffusionModel & LmBoundModel,
+    { values, n, quantization: data.integerValued ? data.quantization : null },
+    o,
+    new Progress("LM chain bound", n, "examples", quiet),
+  );
+  const mean = nll.reduce((s, v) => s + v, 0) / n;
+  const se = n > 1 ? Math.sqrt(nll.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) / n) : 0;
+  return {
+    steps: o.steps,
+    nll_nats: mean,
+    bpd: mean / (D * Math.LN2),
+    bpd_stderr: se / (D * Math.LN2),
+  };
 }

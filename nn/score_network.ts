@@ -7,6 +7,8 @@ import type { Tensor } from "../compute/mod.ts";
 import type { DiffusionModel, Parameterization } from "../sde/model.ts";
 import { scoreFromPrediction } from "../sde/parameterization.ts";
 import type { Sde } from "../sde/sde.ts";
+import type { LowRank } from "../sde/lm/transition.ts";
+import { covarianceHead } from "./covariance_head.ts";
 import {
   describeNetwork,
   type ForwardOptions,
@@ -15,6 +17,13 @@ import {
   type NetworkParams,
   networkShape,
 } from "./network.ts";
+
+/** Likelihood Matching's covariance head beside the score network. */
+export interface CovarianceHeadModel {
+  config: NetworkConfig;
+  rank: number;
+  params: NetworkParams;
+}
 
 export class NetworkScoreModel implements DiffusionModel {
   readonly shape: readonly number[];
@@ -26,12 +35,18 @@ export class NetworkScoreModel implements DiffusionModel {
     readonly param: Parameterization,
     readonly params: NetworkParams,
     name?: string,
+    readonly head?: CovarianceHeadModel,
   ) {
     this.shape = networkShape(config);
     this.description = `${name ? `${name}: ` : ""}${
       describeNetwork(config)
-    }, ${param}-prediction, ${sde.kind}`;
+    }, ${param}-prediction, ${sde.kind}${head ? `, rank-${head.rank} covariance head` : ""}`;
+    if (!head) this.denoisingCov = undefined;
   }
+
+  /** C(x_t, t) ≈ Cov[x_0 | x_t] from the covariance head (Likelihood Matching), when there is one. */
+  denoisingCov?: (x: Tensor, t: Tensor) => LowRank = (x, t) =>
+    covarianceHead(this.head!.params, this.head!.config, this.head!.rank, this.sde, x, t);
 
   /** The network's native output. */
   predict(

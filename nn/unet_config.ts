@@ -83,7 +83,8 @@ export function unetParamCount(c: UnetConfig): number {
     n += (i < last ? resample : 0) + (i > 0 ? resample : 0);
   });
   n += 2 * resBlockParamCount({ inC: mid, outC: mid, tembDim }) + attentionBlockParamCount(mid);
-  return n + groupNormParamCount(outWidth) + conv2dParamCount(outWidth, c.outChannels ?? c.channels, 3);
+  return n + groupNormParamCount(outWidth) +
+    conv2dParamCount(outWidth, c.outChannels ?? c.channels, 3);
 }
 
 /** Throws a RangeError naming the field when `c` does not describe a buildable network. */

@@ -6,6 +6,7 @@
 
 import type { Tensor } from "../compute/mod.ts";
 import type { Sde } from "./sde.ts";
+import type { LowRank } from "./lm/transition.ts";
 
 export type Parameterization = "eps" | "x0" | "score" | "velocity";
 
@@ -19,6 +20,8 @@ export interface DiffusionModel {
   logp?(x: Tensor, t: Tensor): Tensor;
   /** E[x_0 | x_t], when known in closed form. */
   denoisingMean?(x: Tensor, t: Tensor): Tensor;
+  /** C(x_t, t) ≈ Cov[x_0 | x_t] as diagonal plus low rank (a Likelihood-Matching head). */
+  denoisingCov?(x: Tensor, t: Tensor): LowRank;
   /** A description for reports, e.g. "gmm:fixtures/mix2d.json (3 components, D = 2)". */
   readonly description: string;
 }

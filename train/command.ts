@@ -40,7 +40,8 @@ const num = (flag: string, lo: number, hi = Infinity) => (v: string) => {
   return n;
 };
 
-export const describe = "train a score model (dsm or flow objectives) and report its held-out NLL";
+export const describe =
+  "train a score model (dsm, flow or lm objectives) and report its held-out NLL";
 
 export function register(cmd: Command): void {
   cmd
@@ -96,6 +97,13 @@ export function register(cmd: Command): void {
       ]),
     )
     .option(
+      "--rank <r>",
+      "lm: rank of the covariance head's low-rank part (0: diagonal)",
+      int("--rank", 0),
+    )
+    .option("--time-points <n>", "lm: transitions per forward path", int("--time-points", 1))
+    .option("--freeze-score", "lm: train the covariance head only, on the --init score network")
+    .option(
       "--high-order <w>",
       "weight of i-DODE's second-order term (flow)",
       num("--high-order", 0),
@@ -139,15 +147,15 @@ Examples:
   deno task train --objective flow --sde vdm --out runs/flow
   deno task train --objective flow --sde vdm --high-order 0.1 --init runs/flow/ckpt.safetensors --out runs/flow-ho
   deno task train --out runs/toy --resume --steps 6000
+  deno task train --objective lm --rank 1 --out runs/lm           # Likelihood Matching
+  deno task train --objective lm --init runs/toy/ckpt.safetensors --freeze-score --out runs/lm-head
   deno task train --preset mnist --steps 500 --out runs/mnist    # U-Net on the 10,000 digits
   deno task train --preset cifar10 --data cifar10:~/data/cifar-10-batches-bin --out runs/c10`,
     )
     .action(async (f) => {
       const preset = PRESETS[f.preset];
-      const objective = (f.objective ?? preset.objective) as Objective | "lm";
-      if (objective === "lm") {
-        throw new UsageError("--objective lm arrives with Likelihood Matching; use dsm or flow");
-      }
+      const objective = (f.objective ?? preset.objective) as Objective;
+      checkLmFlags(f, objective);
       if (f.resume && f.init) {
         throw new UsageError(
           "--resume and --init conflict: resume continues a run, init starts a new one",
@@ -157,6 +165,11 @@ Examples:
       if (objective === "flow" && sdeKind !== "vdm") {
         throw new UsageError(
           `--objective flow uses the VDM linear-γ process (i-DODE); --sde ${sdeKind} conflicts`,
+        );
+      }
+      if (objective === "lm" && (f.weighting || f.timeSampling)) {
+        throw new UsageError(
+          "--weighting and --time-sampling are DSM settings; lm draws its own time points (--time-points)",
         );
       }
       if (objective === "flow" && (f.weighting || f.timeSampling || f.param)) {
@@ -197,6 +210,15 @@ Examples:
         initFrom: null,
         dequant: (f.dequant ?? preset.dequant) as TrainDequantization,
         flip: f.flip ?? preset.flip,
+        // the head's network is sized from the score network's once the data fix its shape
+        lm: objective === "lm"
+          ? {
+            rank: f.rank ?? 1,
+            timePoints: f.timePoints ?? 4,
+            freezeScore: f.freezeScore === true,
+            head: { kind: "mlp", dim: 0, hidden: 0, layers: 0, timeFeatures: 0 },
+          }
+          : null,
       };
       const summary = await runTraining(config, {
         steps: f.steps ?? preset.steps,
@@ -216,6 +238,25 @@ Examples:
       });
       printTrainSummary(summary, f.json === true);
     });
+}
+
+function checkLmFlags(
+  f: { rank?: number; timePoints?: number; freezeScore?: boolean; init?: string },
+  objective: Objective,
+): void {
+  const lmOnly = [["--rank", f.rank], ["--time-points", f.timePoints], [
+    "--freeze-score",
+    f.freezeScore,
+  ]] as const;
+  const stray = lmOnly.find(([, v]) => v !== undefined);
+  if (objective !== "lm" && stray) {
+    throw new UsageError(`${stray[0]} is a setting of --objective lm (Likelihood Matching)`);
+  }
+  if (f.freezeScore && !f.init) {
+    throw new UsageError(
+      "--freeze-score trains the head on a fixed score network: give it with --init CKPT",
+    );
+  }
 }
 
 interface ModelFlags {
@@ -292,6 +333,15 @@ function printTrainSummary(s: Record<string, unknown>, json: boolean): void {
       `bits/dim        ${h.bpd.toFixed(4)} ± ${h.bpd_stderr.toFixed(4)} ` +
         `(${h.dequantization} dequantisation, 1 draw; ${h.divergence} divergence` +
         `${h.divergence === "hutchinson" ? ", 1 probe per example" : ""})`,
+    );
+  }
+  const lm =
+    (s.heldout as { lm_bound: { nll_nats: number; nll_stderr: number; steps: number } | null })
+      .lm_bound;
+  if (lm) {
+    console.log(
+      `LM chain bound  ${lm.nll_nats.toFixed(4)} ± ${lm.nll_stderr.toFixed(4)} nats per example ` +
+        `(${lm.steps} steps, one forward path per example)`,
     );
   }
   if (s.samples_png) console.log(`samples         ${s.samples_png}`);

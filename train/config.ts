@@ -11,7 +11,18 @@ import type { NetworkConfig } from "../nn/network.ts";
 import type { TimeSampling } from "./time_sampling.ts";
 import type { Weighting } from "./objectives/dsm.ts";
 
-export type Objective = "dsm" | "flow";
+export type Objective = "dsm" | "flow" | "lm";
+
+/** Likelihood Matching's settings: the covariance head and the time points per path. */
+export interface LmConfig {
+  /** rank r of C = diag(d) + U Uᵀ (0: diagonal) */
+  rank: number;
+  /** N transitions per path */
+  timePoints: number;
+  /** train the head only, on the score network of `--init` */
+  freezeScore: boolean;
+  head: NetworkConfig;
+}
 
 /** How 8-bit training images become continuous: a uniform draw in each bin, or the bin centre. */
 export type TrainDequantization = "uniform" | "none";
@@ -40,4 +51,6 @@ export interface TrainConfig {
   dequant: TrainDequantization;
   /** random horizontal flips of training images */
   flip: boolean;
+  /** `--objective lm` only */
+  lm: LmConfig | null;
 }

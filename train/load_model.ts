@@ -3,7 +3,9 @@
 import type { Backend, DType } from "../compute/mod.ts";
 import { loadCheckpoint, restoreTree } from "../io/checkpoint.ts";
 import { InputError } from "../io/errors.ts";
-import { initNetwork } from "../nn/network.ts";
+import { initNetwork, type NetworkParams } from "../nn/network.ts";
+import { initCovarianceHead } from "../nn/covariance_head.ts";
+import type { LmParams } from "./trainer.ts";
 import { NetworkScoreModel } from "../nn/score_network.ts";
 import { sdeFromJson } from "../sde/processes.ts";
 import { Rng } from "../compute/mod.ts";
@@ -27,7 +29,10 @@ export async function loadTrainedModel(
   }
   const sde = sdeFromJson(config.sde);
   // the template only fixes names and shapes; its random values are replaced
-  const template = initNetwork(backend, Rng.fromSeed(0), config.model, dtype);
+  const score = initNetwork(backend, Rng.fromSeed(0), config.model, dtype);
+  const template = config.lm
+    ? { score, head: initCovarianceHead(backend, Rng.fromSeed(0), config.lm.head, dtype) }
+    : score;
   const useEma = weights === "ema" && ck.ema !== undefined;
   const params = restoreTree(
     template,
@@ -37,8 +42,12 @@ export async function loadTrainedModel(
   );
   for (const t of Object.values(useEma ? ck.params : ck.ema ?? {})) t.dispose();
   const name = `ckpt:${path} (step ${ck.meta.step}${useEma ? ", EMA weights" : ""})`;
+  const head = config.lm
+    ? { config: config.lm.head, rank: config.lm.rank, params: (params as LmParams).head }
+    : undefined;
+  const scoreParams = config.lm ? (params as LmParams).score : params as NetworkParams;
   return {
-    model: new NetworkScoreModel(sde, config.model, config.param, params, name),
+    model: new NetworkScoreModel(sde, config.model, config.param, scoreParams, name, head),
     config,
     step: ck.meta.step,
   };

@@ -29,10 +29,14 @@ import { Progress } from "../io/progress.ts";
 import { evaluateNll } from "../eval/nll.ts";
 import type { TrainConfig } from "./config.ts";
 import { resolveTrainData } from "./data.ts";
-import { type DataCursor, Trainer } from "./trainer.ts";
+import { type DataCursor, type LmParams, Trainer, type TrainParams } from "./trainer.ts";
 import { sdeFromJson } from "../sde/processes.ts";
 import { writeSampleGrid } from "./sample_grid.ts";
 import { validateUnetConfig } from "../nn/unet.ts";
+import { headNetwork } from "../nn/covariance_head.ts";
+import type { NetworkScoreModel } from "../nn/score_network.ts";
+import { evaluateLmBound } from "../eval/lm_bound_eval.ts";
+import type { LmBoundModel } from "../eval/lm_bound.ts";
 
 /** Thrown after an interrupted run saved its checkpoint: main.ts exits 130. */
 export class Interrupted extends Error {
@@ -103,12 +107,20 @@ export async function runTraining(
     log(`resumed ${o.out} at step ${st.step}`);
   } else if (o.init) {
     const ck = await loadCheckpoint(o.init, backend, dtype);
-    copyTree(restoreTree(trainer.params, ck.params, "params", o.init), trainer.params);
+    // Likelihood Matching on a trained score network: its weights fill the score part, the
+    // covariance head starts fresh
+    const scoreOnly = config.lm !== null &&
+      !Object.keys(ck.params).some((n) => n.startsWith("params.score."));
+    const into = (t: TrainParams) => (scoreOnly ? (t as LmParams).score : t);
+    copyTree(restoreTree(into(trainer.params), ck.params, "params", o.init), into(trainer.params));
     copyTree(
-      restoreTree(trainer.ema, ck.ema ?? ck.params, ck.ema ? "ema" : "params", o.init),
-      trainer.ema,
+      restoreTree(into(trainer.ema), ck.ema ?? ck.params, ck.ema ? "ema" : "params", o.init),
+      into(trainer.ema),
     );
-    log(`initialised from ${o.init} (step ${ck.meta.step}) with a fresh optimiser`);
+    log(
+      `initialised ${scoreOnly ? "the score network " : ""}from ${o.init} (step ${ck.meta.step}) ` +
+        "with a fresh optimiser",
+    );
   }
   if (trainer.step >= o.steps) {
     throw new UsageError(`--steps ${o.steps}: the run is already at step ${trainer.step}`);
@@ -233,8 +245,24 @@ export async function runTraining(
     rng: Rng.fromSeed(config.seed).derive("eval"),
     firstIndex: 0,
   }, new Progress("held-out NLL", n, "examples", o.quiet));
-  const nll = results.reduce((s, r) => s + r.nll, 0) / n;
-  const se = Math.sqrt(results.reduce((s, r) => s + (r.nll - nll) ** 2, 0) / (n - 1) / n);
+  const [nll, se] = meanAndStderr(results.map((r) => r.nll));
+  let lmBound: Record<string, number> | null = null;
+  if (config.lm) {
+    const bounds = await evaluateLmBound(trainer.model(true) as LmBoundModel & NetworkScoreModel, {
+      values: data.heldOut.subarray(0, n * D),
+      n,
+      quantization: data.quantization,
+    }, {
+      backend,
+      dtype,
+      tMin: sde.tMinLikelihood,
+      steps: LM_BOUND_STEPS,
+      batch: D <= 64 ? 256 : 16,
+      rng: Rng.fromSeed(config.seed).derive("lm-bound"),
+    }, new Progress("held-out LM bound", n, "examples", o.quiet));
+    const [m, e] = meanAndStderr([...bounds]);
+    lmBound = { nll_nats: m, nll_stderr: e, bpd: m / (D * Math.LN2), steps: LM_BOUND_STEPS };
+  }
   const summary = {
     command: "train",
     out: o.out,
@@ -251,6 +279,7 @@ export async function runTraining(
       dequantization,
       divergence: D <= 8 ? "exact" : "hutchinson",
       seconds: (performance.now() - evalStart) / 1000,
+      lm_bound: lmBound,
     },
     data_entropy_nats: data.entropy,
     samples_png: grid,
@@ -259,6 +288,17 @@ export async function runTraining(
   };
   await writeFileAtomic(join(o.out, "eval.json"), JSON.stringify(summary, null, 2));
   return summary;
+}
+
+/** Steps of the Likelihood-Matching chain whose bound a run reports beside its PF-ODE NLL. */
+const LM_BOUND_STEPS = 100;
+
+function meanAndStderr(v: number[]): [number, number] {
+  const m = v.reduce((s, x) => s + x, 0) / v.length;
+  const se = v.length > 1
+    ? Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length)
+    : 0;
+  return [m, se];
 }
 
 /**
@@ -273,7 +313,7 @@ function fitModelToData(c: TrainConfig, shape: number[]): TrainConfig {
         `--model mlp takes points; ${c.data} holds [${shape.join(", ")}] images (use --model unet)`,
       );
     }
-    return { ...c, model: { ...m, dim: shape[0] } };
+    return withHead({ ...c, model: { ...m, dim: shape[0] } });
   }
   if (shape.length !== 3 || shape[1] !== shape[2]) {
     throw new UsageError(
@@ -289,7 +329,12 @@ function fitModelToData(c: TrainConfig, shape: number[]): TrainConfig {
     const flag = UNET_FLAGS[field] ?? `the data (${c.data})`;
     throw new UsageError(`--model unet: ${flag}: ${(e as Error).message}`);
   }
-  return { ...c, model };
+  return withHead({ ...c, model });
+}
+
+/** Likelihood Matching's head, sized from the finished score network. */
+function withHead(c: TrainConfig): TrainConfig {
+  return c.lm ? { ...c, lm: { ...c.lm, head: headNetwork(c.model, c.lm.rank) } } : c;
 }
 
 const UNET_FLAGS: Record<string, string> = {

@@ -31,6 +31,7 @@ export const TINY_CONFIG: TrainConfig = {
   initFrom: null,
   dequant: "none",
   flip: false,
+  lm: null,
 };
 
 /** A trainer for the tiny run (paths relative to the repository root). */

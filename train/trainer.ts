@@ -20,6 +20,9 @@ import {
 } from "../compute/mod.ts";
 import { type Dataset, shuffledOrder } from "../data/dataset.ts";
 import { initNetwork, type NetworkParams } from "../nn/network.ts";
+import { covarianceHead, initCovarianceHead } from "../nn/covariance_head.ts";
+import { scoreFromPrediction } from "../sde/parameterization.ts";
+import { lmLoss, lmTimes } from "./objectives/lm.ts";
 import { NetworkScoreModel } from "../nn/score_network.ts";
 import type { Quantization } from "../eval/dequantization.ts";
 import { sdeFromJson } from "../sde/processes.ts";
@@ -38,11 +41,21 @@ export interface DataCursor {
   position: number;
 }
 
+/** Likelihood Matching trains two networks: the score and the covariance head. */
+export interface LmParams {
+  [k: string]: NetworkParams;
+  score: NetworkParams;
+  head: NetworkParams;
+}
+
+export type TrainParams = NetworkParams | LmParams;
+
 export class Trainer {
   readonly sde: Sde;
-  params: NetworkParams;
-  ema: NetworkParams;
-  adam: AdamState<NetworkParams>;
+  params: TrainParams;
+  ema: TrainParams;
+  /** Adam over the trainable part: all of `params`, or the head alone with `--freeze-score` */
+  adam: AdamState<TrainParams>;
   rng: Rng;
   step = 0;
   cursor: DataCursor = { epoch: 0, position: 0 };
@@ -58,19 +71,37 @@ export class Trainer {
   ) {
     this.sde = sdeFromJson(config.sde);
     this.rng = Rng.fromSeed(config.seed);
-    this.params = initNetwork(backend, this.rng.derive("init"), config.model, dtype);
+    const score = initNetwork(backend, this.rng.derive("init"), config.model, dtype);
+    this.params = config.lm
+      ? { score, head: initCovarianceHead(backend, this.rng.derive("head"), config.lm.head, dtype) }
+      : score;
     this.ema = initEma(this.params);
-    this.adam = initAdam(this.params);
+    this.adam = initAdam(this.trainable());
+  }
+
+  /** The tree the optimiser updates. */
+  trainable(): TrainParams {
+    const lm = this.config.lm;
+    return lm?.freezeScore ? { head: (this.params as LmParams).head } as TrainParams : this.params;
   }
 
   /** The network as a model; `ema` picks the averaged weights (the default for evaluation). */
   model(ema = true): NetworkScoreModel {
-    return new NetworkScoreModel(
-      this.sde,
-      this.config.model,
-      this.config.param,
-      ema ? this.ema : this.params,
-    );
+    const p = ema ? this.ema : this.params, lm = this.config.lm;
+    if (!lm) {
+      return new NetworkScoreModel(
+        this.sde,
+        this.config.model,
+        this.config.param,
+        p as NetworkParams,
+      );
+    }
+    const { score, head } = p as LmParams;
+    return new NetworkScoreModel(this.sde, this.config.model, this.config.param, score, undefined, {
+      config: lm.head,
+      rank: lm.rank,
+      params: head,
+    });
   }
 
   /** Restores counters after `--resume` (weights and moments are assigned by the caller). */
@@ -114,27 +145,52 @@ export class Trainer {
       const z = stream.derive("noise").normal(this.backend, x0.shape, this.dtype);
       // one dropout mask per step: every network call of the step (a divergence's too) sees it
       const dropoutRng = stream.derive("dropout");
+      const model = this.model(false);
       const net = (p: NetworkParams) => (x: Tensor, t: Tensor) =>
-        this.model(false).predict(x, t, p, { dropoutRng });
-      let objective: (p: NetworkParams) => Tensor;
-      if (c.objective === "flow") {
+        model.predict(x, t, p, { dropoutRng });
+      let objective: (p: TrainParams) => Tensor;
+      if (c.objective === "lm") {
+        const lm = c.lm!, N = lm.timePoints;
+        const times = lmTimes(stream.derive("time"), B, N, c.tMin, this.sde.T);
+        const noise = Array.from(
+          { length: N + 1 },
+          (_, k) => stream.derive("noise").derive(k).normal(this.backend, x0.shape, this.dtype),
+        );
+        objective = (p) => {
+          // with --freeze-score only the head is differentiated; the score stays fixed
+          const { score, head } = lm.freezeScore
+            ? { score: (this.params as LmParams).score, head: (p as LmParams).head }
+            : p as LmParams;
+          const s = (x: Tensor, t: Tensor) =>
+            scoreFromPrediction(c.param, net(score)(x, t), x, this.sde.alphaSigmaT(t));
+          const cov = (x: Tensor, t: Tensor) =>
+            covarianceHead(head, lm.head, lm.rank, this.sde, x, t);
+          return mean(lmLoss(s, cov, this.sde, { x0, times, noise }));
+        };
+      } else if (c.objective === "flow") {
         const { gammaMin, gammaMax } = c.sde.params as { gammaMin: number; gammaMax: number };
         const { t, Z } = velocityImportanceTimes(stream.derive("time"), B, gammaMin, gammaMax);
         const probe = c.highOrder > 0
           ? stream.derive("probe").rademacher(this.backend, x0.shape, this.dtype)
           : undefined;
         objective = (p) =>
-          mean(flowLoss(net(p), this.sde, c.highOrder, { x0, z, t, Z, probe }).loss);
+          mean(
+            flowLoss(net(p as NetworkParams), this.sde, c.highOrder, { x0, z, t, Z, probe }).loss,
+          );
       } else {
         const times = c.timeSampling === "importance"
           ? logSnrUniformTimes(stream.derive("time"), B, this.sde, c.tMin)
           : { t: uniformTimes(stream.derive("time"), B, this.sde, c.tMin), Z: undefined };
         objective = (p) =>
-          mean(dsmLoss(net(p), c.param, this.sde, c.weighting, { x0, z, ...times }).loss);
+          mean(
+            dsmLoss(net(p as NetworkParams), c.param, this.sde, c.weighting, { x0, z, ...times })
+              .loss,
+          );
       }
-      const { value, grad } = valueAndGrad(objective)(this.params);
+      const trainable = this.trainable();
+      const { value, grad } = valueAndGrad(objective)(trainable);
       const guarded = clipAndGuard(grad, value, c.clip);
-      adamStep(this.params, guarded.grads, this.adam, c.adam, lr, guarded.ok);
+      adamStep(trainable, guarded.grads, this.adam, c.adam, lr, guarded.ok);
       emaUpdate(this.ema, this.params, c.ema);
       return value;
     });

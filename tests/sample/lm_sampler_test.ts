@@ -10,7 +10,7 @@ import { mul, referenceBackend, Rng, type Tensor, tensor, zeros } from "../../co
 import { GmmModel } from "../../data/gmm_model.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { stepCoefficients } from "../../sde/lm/transition.ts";
-import { logSnrGrid } from "../../sde/lm/grid.ts";
+import { logSnrGrid } from "../../sde/log_snr_grid.ts";
 import { lmSample, lmStep } from "../../sample/samplers/lm.ts";
 import { eulerMaruyama, uniformTimeGrid } from "../../sample/samplers/euler_maruyama.ts";
 import { fixture } from "../data/gmm_oracle.ts";

@@ -92,7 +92,7 @@ Deno.test("train writes checkpoints, metrics and a held-out NLL; --resume contin
 
 for (
   const [why, args, pattern] of [
-    ["lm not yet", ["--objective", "lm"], /Likelihood Matching/],
+    ["lm without --init", ["--objective", "lm", "--freeze-score"], /--init CKPT/],
     ["flow needs vdm", ["--objective", "flow", "--sde", "vp"], /conflicts/],
     [
       "simple + importance",

@@ -1,11 +1,11 @@
 /**
- * The fixed time grid of the Likelihood-Matching sampler and of its chain bound: K steps from
- * t_max down to t_min, equally spaced in log-SNR λ (MATH.md §1: λ⁻¹ in closed form). Equal λ
- * steps put the points where the log-density changes, near the data, which a grid uniform in
- * t would leave with one or two steps.
+ * K steps from t_max down to t_min equally spaced in log-SNR λ, the ends exact (MATH.md §1:
+ * λ⁻¹ in closed form): the grid of the Likelihood-Matching sampler and chain bound and of
+ * stochastic guidance. Equal λ steps put points where the log-density changes, near the data,
+ * which a grid uniform in t would leave with one or two steps.
  */
 
-import type { Sde } from "../sde.ts";
+import type { Sde } from "./sde.ts";
 
 export function logSnrGrid(sde: Sde, tMax: number, tMin: number, steps: number): number[] {
   if (!Number.isInteger(steps) || steps < 1) {

@@ -199,31 +199,70 @@ export class ReferenceBackend implements Backend {
     this.#dispatches++;
     d(out).set(d(x).subarray(0, out.length));
   }
+  // The convolution loops run the innermost index over a contiguous output (or dy) row, with
+  // each tap's valid output range computed once instead of tested per element; sums gather in
+  // float64, as in matmul.
   conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
     this.#dispatches++;
-    const X = d(x), W = d(w), Y = d(out);
-    Y.fill(0);
-    forEachTap(g, (n, c, o, i, j, a, b, xi) => {
-      Y[((n * g.o + o) * g.ho + i) * g.wo + j] += X[xi] * W[((o * g.c + c) * g.kh + a) * g.kw + b];
-    });
+    const X = d(x), W = d(w), Y = d(out), t = taps(g), hw = g.h * g.w, k = g.kh * g.kw;
+    const { stride: s, padding: p, w: iw, wo } = g, plane = new Float64Array(g.ho * wo);
+    for (let n = 0; n < g.n; n++) {
+      for (let o = 0; o < g.o; o++) {
+        plane.fill(0);
+        for (let c = 0; c < g.c; c++) {
+          const xb = (n * g.c + c) * hw, wb = (o * g.c + c) * k;
+          for (const { a, b, i0, i1, j0, j1 } of t) {
+            const wv = W[wb + a * g.kw + b];
+            for (let i = i0; i < i1; i++) {
+              const xr = xb + (i * s - p + a) * iw - p + b, yr = i * wo;
+              for (let j = j0; j < j1; j++) plane[yr + j] += X[xr + j * s] * wv;
+            }
+          }
+        }
+        Y.set(plane, (n * g.o + o) * g.ho * wo);
+      }
+    }
   }
   conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
     this.#dispatches++;
-    const DY = d(dy), W = d(w), DX = d(out);
-    DX.fill(0);
-    forEachTap(g, (n, c, o, i, j, a, b, xi) => {
-      DX[xi] += DY[((n * g.o + o) * g.ho + i) * g.wo + j] *
-        W[((o * g.c + c) * g.kh + a) * g.kw + b];
-    });
+    const DY = d(dy), W = d(w), DX = d(out), t = taps(g), k = g.kh * g.kw;
+    const { stride: s, padding: p, w: iw, wo } = g, plane = new Float64Array(g.h * iw);
+    for (let n = 0; n < g.n; n++) {
+      for (let c = 0; c < g.c; c++) {
+        plane.fill(0);
+        for (let o = 0; o < g.o; o++) {
+          const yb = (n * g.o + o) * g.ho * wo, wb = (o * g.c + c) * k;
+          for (const { a, b, i0, i1, j0, j1 } of t) {
+            const wv = W[wb + a * g.kw + b];
+            for (let i = i0; i < i1; i++) {
+              const xr = (i * s - p + a) * iw - p + b, yr = yb + i * wo;
+              for (let j = j0; j < j1; j++) plane[xr + j * s] += DY[yr + j] * wv;
+            }
+          }
+        }
+        DX.set(plane, (n * g.c + c) * g.h * iw);
+      }
+    }
   }
   conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void {
     this.#dispatches++;
-    const X = d(x), DY = d(dy), DW = d(out);
-    DW.fill(0);
-    forEachTap(g, (n, c, o, i, j, a, b, xi) => {
-      DW[((o * g.c + c) * g.kh + a) * g.kw + b] += X[xi] *
-        DY[((n * g.o + o) * g.ho + i) * g.wo + j];
-    });
+    const X = d(x), DY = d(dy), DW = d(out), t = taps(g), hw = g.h * g.w, k = g.kh * g.kw;
+    const { stride: s, padding: p, w: iw, wo } = g;
+    for (let o = 0; o < g.o; o++) {
+      for (let c = 0; c < g.c; c++) {
+        for (const { a, b, i0, i1, j0, j1 } of t) {
+          let acc = 0;
+          for (let n = 0; n < g.n; n++) {
+            const xb = (n * g.c + c) * hw, yb = (n * g.o + o) * g.ho * wo;
+            for (let i = i0; i < i1; i++) {
+              const xr = xb + (i * s - p + a) * iw - p + b, yr = yb + i * wo;
+              for (let j = j0; j < j1; j++) acc += X[xr + j * s] * DY[yr + j];
+            }
+          }
+          DW[(o * g.c + c) * k + a * g.kw + b] = acc;
+        }
+      }
+    }
   }
   cholesky(a: Storage, batch: number, r: number, out: Storage): void {
     this.#dispatches++;
@@ -289,39 +328,25 @@ export class ReferenceBackend implements Backend {
   }
 }
 
-/** Visits every (output position, kernel tap) pair that lands inside the input, with x's index. */
-function forEachTap(
-  g: ConvGeometry,
-  visit: (
-    n: number,
-    c: number,
-    o: number,
-    i: number,
-    j: number,
-    a: number,
-    b: number,
-    xi: number,
-  ) => void,
-): void {
-  for (let n = 0; n < g.n; n++) {
-    for (let o = 0; o < g.o; o++) {
-      for (let c = 0; c < g.c; c++) {
-        for (let i = 0; i < g.ho; i++) {
-          for (let a = 0; a < g.kh; a++) {
-            const y = i * g.stride - g.padding + a;
-            if (y < 0 || y >= g.h) continue;
-            for (let j = 0; j < g.wo; j++) {
-              for (let b = 0; b < g.kw; b++) {
-                const x = j * g.stride - g.padding + b;
-                if (x < 0 || x >= g.w) continue;
-                visit(n, c, o, i, j, a, b, ((n * g.c + c) * g.h + y) * g.w + x);
-              }
-            }
-          }
-        }
-      }
+/**
+ * Each kernel tap (a, b) with the output rows [i0, i1) and columns [j0, j1) it reads inside the
+ * input (i·s − p + a ∈ [0, h), j·s − p + b ∈ [0, w)), in (a, b) order.
+ */
+function taps(g: ConvGeometry) {
+  // outputs i of [0, count) with i·s − p + tap ∈ [0, size)
+  const span = (tap: number, size: number, count: number) => [
+    Math.max(0, Math.ceil((g.padding - tap) / g.stride)),
+    Math.min(count, Math.floor((size - 1 + g.padding - tap) / g.stride) + 1),
+  ];
+  const out = [];
+  for (let a = 0; a < g.kh; a++) {
+    const [i0, i1] = span(a, g.h, g.ho);
+    for (let b = 0; b < g.kw; b++) {
+      const [j0, j1] = span(b, g.w, g.wo);
+      out.push({ a, b, i0, i1, j0, j1 }); // possibly empty: dw of that tap is then 0
     }
   }
+  return out;
 }
 
 function d(s: Storage): Data {

@@ -30,6 +30,8 @@ import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
 import { MATMUL_TEX, PACK, TEX_LANES, TEX_ROWS } from "./wgsl/matmul_texture.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
 import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
+import { TextureConv } from "./conv2d_texture.ts";
+import { CONV_TEXTURE_KERNELS } from "./wgsl/conv2d_texture.ts";
 
 class GpuStorage implements Storage {
   readonly dtype = "f32" as const;
@@ -55,6 +57,7 @@ const kernels = {
   conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
+  ...CONV_TEXTURE_KERNELS,
   triangularSolve: { code: TRIANGULAR_SOLVE, bindings: ["read", "read", "write"] },
   adam: { code: ADAM, bindings: ["write", "read", "write", "write", "read"] },
 } as const satisfies Record<string, { code: string; bindings: readonly Binding[] }>;
@@ -103,6 +106,8 @@ export class WebGpuBackend implements Backend {
   #modules = new Map<Kernel, GPUShaderModule>();
   #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
   matmulVariant: MatmulVariant;
+  /** conv2d through texture-packed GEMMs, taken with the `texture` matmul variant. */
+  readonly convTexture: TextureConv;
   #errors: string[] = [];
   #scopes: Promise<void>[] = [];
 
@@ -126,6 +131,16 @@ export class WebGpuBackend implements Backend {
     });
     this.device.addEventListener("uncapturederror", (e) => {
       this.#errors.push((e as GPUUncapturedErrorEvent).error.message);
+    });
+    this.convTexture = new TextureConv({
+      device: this.device,
+      dispatch: (kernel, res, fill, grid) => {
+        const p = this.#params();
+        fill(p.u);
+        this.#dispatch(kernel, res, p.offset, grid);
+      },
+      fill: (out, value) => this.fill(out, value),
+      flush: () => this.flush(),
     });
   }
 
@@ -332,14 +347,21 @@ export class WebGpuBackend implements Backend {
     // float32 is the only dtype here, so a cast is a copy
     this.copy(x, { offset: 0, strides: [1] }, out, { offset: 0, strides: [1] }, [out.length]);
   }
+  // The direct kernels serve real GPUs and convolutions too small to pay for the packs.
   conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+    if (this.#convByTexture(g) && this.convTexture.forward(x, w, g, out)) return;
     this.#conv("conv2d", [x, w, out], g, g.n * g.o * g.ho * g.wo);
   }
   conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+    if (this.#convByTexture(g) && this.convTexture.inputGrad(dy, w, g, out)) return;
     this.#conv("conv2dInputGrad", [dy, w, out], g, g.n * g.c * g.h * g.w);
   }
   conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void {
+    if (this.#convByTexture(g) && this.convTexture.weightGrad(x, dy, g, out)) return;
     this.#conv("conv2dWeightGrad", [x, dy, out], g, g.o * g.c * g.kh * g.kw);
+  }
+  #convByTexture(g: ConvGeometry): boolean {
+    return this.matmulVariant === "texture" && this.convTexture.applies(g);
   }
   #conv(kernel: Kernel, storages: Storage[], g: ConvGeometry, count: number): void {
     this.#launch1d(kernel, storages, count, (p) => {

@@ -12,6 +12,9 @@ import * as train from "./train/command.ts";
 const subcommands: Record<string, { describe: string; register: (cmd: Command) => void }> = {
   train,
   "eval-nll": evalNll,
+  sample: await import("./sample/command.ts"),
+  "hd-mode": await import("./sample/hd_mode_command.ts"),
+  guidance: await import("./sample/guidance_command.ts"),
 };
 
 export function buildProgram(): Command {

@@ -169,6 +169,32 @@ Deno.test("train --objective lm: checkpoint, exact resume, eval-nll, --freeze-sc
   const refused = await chain(`${dir}/dsm/ckpt.safetensors`);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /--bound lm needs a covariance head/);
+
+  const sample = (ckpt: string) =>
+    runMain([
+      "sample",
+      "--ckpt",
+      ckpt,
+      "--sampler",
+      "lm",
+      "--steps",
+      "5",
+      "--n",
+      "8",
+      "--out",
+      `${dir}/lm.json`,
+      "--backend",
+      "reference",
+      "--quiet",
+    ]);
+  const sampled = await sample(`${dir}/whole/ckpt.safetensors`);
+  assert.equal(sampled.code, 0, sampled.stderr);
+  const doc = JSON.parse(await Deno.readTextFile(`${dir}/lm.json`));
+  assert.equal(doc.samples.length, 8);
+  assert.ok(doc.samples.flat().every(Number.isFinite));
+  const noHead = await sample(`${dir}/dsm/ckpt.safetensors`);
+  assert.equal(noHead.code, 2);
+  assert.match(noHead.stderr, /--sampler lm needs a covariance head/);
 });
 
 Deno.test("train --objective lm: usage errors name the flag", async () => {

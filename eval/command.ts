@@ -46,7 +46,11 @@ export function register(cmd: Command): void {
     .argument("[merge]", "`merge` followed by partial-result files combines shards")
     .argument("[parts...]", "partial results written with --shard i/n --out PART.json")
     .option("--model <spec>", "analytic model, gmm:FILE.json")
-    .option("--ckpt <file>", "trained checkpoint (ckpt.safetensors of a train run; EMA weights)")
+    .option("--ckpt <file>", "trained checkpoint (ckpt.safetensors of a train run)")
+    .addOption(
+      new Option("--weights <kind>", "a checkpoint's EMA or raw weights").choices(["ema", "raw"])
+        .default("ema"),
+    )
     .option(
       "--data <spec>",
       "gmm:FILE.json (samples of a mixture), points:FILE (.npy/.json/.csv), or images: mnist, fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR, images:DIR",

@@ -28,6 +28,7 @@ import { isImageSpec, type Split } from "../data/image_set.ts";
 export interface EvalFlags {
   model?: string;
   ckpt?: string;
+  weights: string;
   data?: string;
   limit?: number;
   split?: string;
@@ -105,7 +106,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
   const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const model: DiffusionModel = f.ckpt
-    ? (await loadTrainedModel(f.ckpt, backend, dtype)).model
+    ? (await loadTrainedModel(f.ckpt, backend, dtype, f.weights as "ema" | "raw")).model
     : await resolveModel(f.model!, makeSde((f.sde ?? "vp") as SdeKind));
   const sde = model.sde;
   if (f.prior === "exact" && !model.logp) {

@@ -78,6 +78,25 @@ Deno.test("train writes checkpoints, metrics and a held-out NLL; --resume contin
   ]);
   assert.equal(evaluated.code, 0, evaluated.stderr);
   assert.match(JSON.parse(evaluated.stdout).model, /step 20, EMA weights/);
+  const raw = await main([
+    "eval-nll",
+    "--ckpt",
+    `${dir}/whole/ckpt.safetensors`,
+    "--weights",
+    "raw",
+    "--data",
+    "gmm:fixtures/mix2c.json",
+    "--limit",
+    "4",
+    "--backend",
+    "reference",
+    "--quiet",
+    "--json",
+  ]);
+  assert.equal(raw.code, 0, raw.stderr);
+  const rawDoc = JSON.parse(raw.stdout), emaDoc = JSON.parse(evaluated.stdout);
+  assert.match(rawDoc.model, /\(step 20\)/, "raw weights are named as such");
+  assert.notEqual(rawDoc.nll_nats, emaDoc.nll_nats, "raw and EMA weights differ after 20 steps");
   const conflict = await main([
     "eval-nll",
     "--ckpt",

@@ -8,36 +8,7 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import { UsageError } from "../io/errors.ts";
 import { type EvalFlags, runEval } from "./run_eval.ts";
 import { runMerge } from "./merge.ts";
-
-function positiveInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${flag} must be a positive integer, got ${v}`);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new InvalidArgumentError(`${flag} must be a positive number, got ${v}`);
-    }
-    return n;
-  };
-}
-
-function nonNegativeNumber(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) {
-      throw new InvalidArgumentError(`${flag} must be a number ≥ 0, got ${v}`);
-    }
-    return n;
-  };
-}
+import { nonNegativeNumber, positiveInt, positiveNumber } from "../io/flags.ts";
 
 export const describe = "exact negative log-likelihood (bits/dim) through the probability-flow ODE";
 

@@ -6,36 +6,7 @@
 
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { runSample, type SampleFlags } from "./run_sample.ts";
-
-function positiveInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${flag} must be a positive integer, got ${v}`);
-    }
-    return n;
-  };
-}
-
-function nonNegativeInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) {
-      throw new InvalidArgumentError(`${flag} must be an integer ≥ 0, got ${v}`);
-    }
-    return n;
-  };
-}
-
-function positiveNumber(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new InvalidArgumentError(`${flag} must be a positive number, got ${v}`);
-    }
-    return n;
-  };
-}
+import { nonNegativeInt, positiveInt, positiveNumber } from "../io/flags.ts";
 
 export const describe = "draw samples (EM, predictor–corrector, PF-ODE), optionally with log p";
 

@@ -6,7 +6,7 @@
  * "probe"), so the same seed gives the same x_T there and here.
  */
 
-import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import {
   type Backend,
   type DivergenceMethod,
@@ -46,22 +46,8 @@ export interface CommonFlags {
   quiet?: boolean;
 }
 
-/** A parser for commander that rejects what `ok` refuses, naming the flag. */
-export function numberFlag(flag: string, expected: string, ok: (n: number) => boolean) {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || !ok(n)) {
-      throw new InvalidArgumentError(`${flag} must be ${expected}, got ${v}`);
-    }
-    return n;
-  };
-}
-
-export const positiveInt = (flag: string) =>
-  numberFlag(flag, "a positive integer", (n) => Number.isInteger(n) && n >= 1);
-export const positiveNumber = (flag: string) => numberFlag(flag, "a positive number", (n) => n > 0);
-export const probability = (flag: string) =>
-  numberFlag(flag, "a probability in (0, 1)", (n) => n > 0 && n < 1);
+export { numberFlag, positiveInt, positiveNumber, probability } from "../io/flags.ts";
+import { nonNegativeNumber, numberFlag, positiveInt, positiveNumber } from "../io/flags.ts";
 
 /** Registers the flags of every mode; the caller adds its own before or after. */
 export function addCommonOptions(cmd: Command): Command {
@@ -102,7 +88,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option(
       "--t-min <t>",
       "where sampling stops (default: the process's sampling t_min)",
-      numberFlag("--t-min", "a number ≥ 0", (n) => n >= 0),
+      nonNegativeNumber("--t-min"),
     )
     .option("--out <file>", "where the samples go: .png, .npy or .json (required)")
     .option(

@@ -18,7 +18,11 @@ export {
   vjp,
   watch,
 } from "./autodiff/grad.ts";
-export { divergence, type DivergenceMethod } from "./autodiff/divergence.ts";
+export {
+  divergence,
+  divergenceFromPullback,
+  type DivergenceMethod,
+} from "./autodiff/divergence.ts";
 export { Rng, type RngState } from "./rng.ts";
 export { type BackendName, referenceBackend, selectBackend, webgpuBackend } from "./select.ts";
 export * from "./ops/normalization.ts";

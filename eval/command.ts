@@ -4,11 +4,11 @@
  * `eval-nll merge PART.json…`).
  */
 
-import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
 import { UsageError } from "../io/errors.ts";
 import { type EvalFlags, runEval } from "./run_eval.ts";
 import { runMerge } from "./merge.ts";
-import { nonNegativeNumber, positiveInt, positiveNumber } from "../io/flags.ts";
+import { nonNegativeNumber, positiveInt, positiveNumber, seedFlag } from "../io/flags.ts";
 
 export const describe = "exact negative log-likelihood (bits/dim) through the probability-flow ODE";
 
@@ -92,13 +92,7 @@ export function register(cmd: Command): void {
     .option("--per-example", "list every example's NLL and NFE")
     .option("--shard <i/n>", "evaluate shard i of n (0-based) and write it with --out")
     .option("--out <file>", "where a shard writes its partial result (JSON)")
-    .option("--seed <n>", "seed of every random draw", (v) => {
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 0) {
-        throw new InvalidArgumentError(`--seed must be an integer ≥ 0, got ${v}`);
-      }
-      return n;
-    }, 0)
+    .option("--seed <n>", "seed of every random draw", seedFlag("--seed"), 0)
     .addOption(
       new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
         .default("auto"),

@@ -23,3 +23,6 @@ export const positiveNumber = (flag: string) => numberFlag(flag, "a positive num
 export const nonNegativeNumber = (flag: string) => numberFlag(flag, "a number ≥ 0", (n) => n >= 0);
 export const probability = (flag: string) =>
   numberFlag(flag, "a probability in (0, 1)", (n) => n > 0 && n < 1);
+/** A seed: any safe integer ≥ 0 (Rng.fromSeed takes exactly these). */
+export const seedFlag = (flag: string) =>
+  numberFlag(flag, "an integer ≥ 0", (n) => Number.isSafeInteger(n) && n >= 0);

@@ -6,7 +6,7 @@
 
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { runSample, type SampleFlags } from "./run_sample.ts";
-import { nonNegativeInt, positiveInt, positiveNumber } from "../io/flags.ts";
+import { nonNegativeInt, positiveInt, positiveNumber, seedFlag } from "../io/flags.ts";
 
 export const describe = "draw samples (EM, predictor–corrector, PF-ODE), optionally with log p";
 
@@ -88,13 +88,7 @@ export function register(cmd: Command): void {
       "--detail-report",
       "images: each sample's PNG size against −log p_0 in OUT.detail.csv, with Pearson and Spearman correlations (needs --track-logp)",
     )
-    .option("--seed <n>", "seed of every random draw", (v) => {
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 0) {
-        throw new InvalidArgumentError(`--seed must be an integer ≥ 0, got ${v}`);
-      }
-      return n;
-    }, 0)
+    .option("--seed <n>", "seed of every random draw", seedFlag("--seed"), 0)
     .addOption(
       new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
         .default("auto"),

@@ -47,7 +47,7 @@ export interface CommonFlags {
 }
 
 export { numberFlag, positiveInt, positiveNumber, probability } from "../io/flags.ts";
-import { nonNegativeNumber, numberFlag, positiveInt, positiveNumber } from "../io/flags.ts";
+import { nonNegativeNumber, positiveInt, positiveNumber, seedFlag } from "../io/flags.ts";
 
 /** Registers the flags of every mode; the caller adds its own before or after. */
 export function addCommonOptions(cmd: Command): Command {
@@ -94,7 +94,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option(
       "--seed <n>",
       "seed of every random draw",
-      numberFlag("--seed", "an integer ≥ 0", (n) => Number.isSafeInteger(n) && n >= 0),
+      seedFlag("--seed"),
       0,
     )
     .addOption(

@@ -7,22 +7,20 @@
  */
 
 import {
-  add,
   div,
+  divergenceFromPullback,
   type DivergenceMethod,
-  expand,
   maximum,
   mul,
-  reshape,
   sqrt,
   square,
   stopGradient,
   sumPerExample,
   type Tensor,
-  tensor,
   vjp,
 } from "../compute/mod.ts";
 import type { ScoreFn } from "../sde/likelihood.ts";
+import { perExample } from "../sde/parameterization.ts";
 
 /** Guards ‖s‖² in denominators: s = 0 exactly (a mode, a saddle) must give 0, not 0/0. */
 export const TINY_SCORE2 = 1e-30;
@@ -38,10 +36,7 @@ export interface ScoreTerms {
   sHs: Tensor | null;
 }
 
-/** [B] → [B, 1, …] to broadcast against x. */
-export function perExample(v: Tensor, like: Tensor): Tensor {
-  return reshape(v, [like.shape[0], ...like.shape.slice(1).map(() => 1)]);
-}
+export { perExample };
 
 /**
  * s, ‖s‖², Δlog p and optionally ŝᵀHŝ at (x, t). Everything returned is detached: the
@@ -56,25 +51,7 @@ export function scoreTerms(
 ): ScoreTerms {
   const { value: s, pullback } = vjp((y) => score(y, t), x);
   const sn2 = sumPerExample(square(s));
-  let lap: Tensor;
-  if (laplacian.method === "hutchinson") {
-    lap = sumPerExample(mul(laplacian.probe, pullback(laplacian.probe)));
-  } else {
-    // Σ_i e_iᵀ J_s e_i: one pullback per coordinate, for the whole batch at once.
-    const dim = x.size / x.shape[0];
-    let acc: Tensor | null = null;
-    for (let i = 0; i < dim; i++) {
-      const onehot = new Float64Array(dim);
-      onehot[i] = 1;
-      const e = expand(
-        reshape(tensor(x.backend, onehot, [1, dim], x.dtype), [1, ...x.shape.slice(1)]),
-        x.shape,
-      );
-      const term = sumPerExample(mul(e, pullback(e)));
-      acc = acc === null ? term : add(acc, term);
-    }
-    lap = acc!;
-  }
+  const lap = divergenceFromPullback(x, pullback, laplacian);
   let sHs: Tensor | null = null;
   if (curvature) {
     const sHat = stopGradient(div(s, perExample(sqrt(maximum(sn2, TINY_SCORE2)), x)));

@@ -22,17 +22,25 @@ export function divergence(
   if (!sameShape(value.shape, x.shape)) {
     throw new Error(`divergence: f maps ${fmt(x.shape)} to ${fmt(value.shape)}; shapes must match`);
   }
-  if (how.method === "hutchinson") {
-    if (!sameShape(how.probe.shape, x.shape)) {
-      throw new Error(
-        `divergence: probe ${fmt(how.probe.shape)} must have the shape of x ${fmt(x.shape)}`,
-      );
-    }
-    return { value, div: sumPerExample(mul(how.probe, pullback(how.probe))) };
+  if (how.method === "hutchinson" && !sameShape(how.probe.shape, x.shape)) {
+    throw new Error(
+      `divergence: probe ${fmt(how.probe.shape)} must have the shape of x ${fmt(x.shape)}`,
+    );
   }
-  // Exact: Σ_i e_iᵀ J e_i, one pullback per coordinate, for all examples at once.
-  const batch = x.shape[0];
-  const dim = x.size / batch;
+  return { value, div: divergenceFromPullback(x, pullback, how) };
+}
+
+/**
+ * The divergence from a map's pullback at x: vᵀJᵀv for Hutchinson, or Σ_i e_iᵀ J e_i with one
+ * pullback per coordinate, for all examples at once. For callers that reuse the pullback.
+ */
+export function divergenceFromPullback(
+  x: Tensor,
+  pullback: (v: Tensor) => Tensor,
+  how: DivergenceMethod,
+): Tensor {
+  if (how.method === "hutchinson") return sumPerExample(mul(how.probe, pullback(how.probe)));
+  const dim = x.size / x.shape[0];
   let div: Tensor | null = null;
   for (let i = 0; i < dim; i++) {
     const onehot = new Float64Array(dim);
@@ -44,5 +52,5 @@ export function divergence(
     const term = sumPerExample(mul(e, pullback(e)));
     div = div === null ? term : add(div, term);
   }
-  return { value, div: div! };
+  return div!;
 }

@@ -1,126 +1,99 @@
 /**
- * `deno task bench`: performance figures, never asserted in tests (machines here are noisy;
- * compare ratios from one run): the foundation spike and the kernel benchmarks, on every
- * available backend.
+ * `deno task bench`: the performance suite (never asserted in tests: machines here are noisy,
+ * so compare ratios from one run). Kernel cases (matmul, conv2d, group norm, attention) and
+ * model cases (unet28 forward / train step / divergence, the MLP train step, the toy PF-ODE
+ * likelihood) run on every available backend; `--peers` runs the same cases in PyTorch CPU
+ * and TensorFlow.js (wasm, WebGPU) in the same invocation and prints our/peer ratios.
  *
- *   deno task bench [--json] [--only spike|kernels] [--steps N] [--batch B]
- *                   [--backend all|webgpu|reference]
+ *   deno task bench [--json] [--cases matmul,unet28.forward,…] [--reps N] [--peers]
+ *                   [--backend all|webgpu|reference] [--no-autotune] [--spike]
  */
 
 import { parseArgs } from "node:util";
 import { type Backend, referenceBackend, webgpuBackend } from "../compute/mod.ts";
 import { runSpike } from "./spike.ts";
-import { type KernelResult, runKernels } from "./kernels.ts";
+import { runKernels } from "./kernels.ts";
+import { runModels } from "./models.ts";
+import type { CaseResult } from "./measure.ts";
+import { printSpike } from "./spike_report.ts";
+import { type PeerReport, runPeers } from "./peers/run_peers.ts";
+import { printTable, ratioRows } from "./report.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     json: { type: "boolean", default: false },
-    steps: { type: "string", default: "200" },
-    batch: { type: "string", default: "256" },
+    cases: { type: "string" },
+    reps: { type: "string", default: "5" },
+    peers: { type: "boolean", default: false },
     backend: { type: "string", default: "all" },
-    only: { type: "string" },
+    "no-autotune": { type: "boolean", default: false },
+    spike: { type: "boolean", default: false },
   },
 });
 
-const steps = Number(values.steps), batch = Number(values.batch);
-if (!Number.isInteger(steps) || steps < 10) {
-  throw new Error(`--steps must be an integer ≥ 10, got ${values.steps}`);
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  Deno.exit(2);
 }
-if (!Number.isInteger(batch) || batch < 1) {
-  throw new Error(`--batch must be a positive integer, got ${values.batch}`);
+
+const reps = Number(values.reps);
+if (!Number.isInteger(reps) || reps < 1) {
+  fail(`--reps must be a positive integer, got ${values.reps}`);
 }
+if (!["all", "webgpu", "reference"].includes(values.backend!)) {
+  fail(`--backend must be all, webgpu or reference, got ${values.backend}`);
+}
+const wanted = values.cases?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
+/** A case runs when no --cases were given, or one names it or a dotted prefix of it. */
+const only = (name: string) =>
+  wanted.length === 0 || wanted.some((w) => name === w || name.startsWith(`${w}.`));
 
 const backends: Backend[] = [];
+const gpu = values.backend === "reference" ? null : await webgpuBackend();
+if (gpu) {
+  if (values["no-autotune"]) gpu.autotune = null;
+  backends.push(gpu);
+} else if (values.backend !== "reference") console.error("bench: no WebGPU adapter found");
 if (values.backend !== "webgpu") backends.push(referenceBackend());
-if (values.backend !== "reference") {
-  const gpu = await webgpuBackend();
-  if (gpu) backends.push(gpu);
-  else console.error("bench: no WebGPU adapter; reference backend only");
-}
 
-const gpu = await webgpuBackend();
 const machine = {
   adapter: gpu ? `${gpu.adapterName}${gpu.software ? " (software)" : ""}` : "none",
   cpus: navigator.hardwareConcurrency,
   deno: Deno.version.deno,
+  os: `${Deno.build.os} ${Deno.build.arch}`,
 };
 const log = (s: string) => console.error(s);
-const spike = values.only === "kernels" ? null : await runSpike(backends, steps, batch, log);
-const kernels = values.only === "spike" ? null : await runKernels(backends, log);
-
-/** WebGPU time over reference time, case by case (the figure to compare across machines). */
-function ratios(results: KernelResult[]) {
-  return [...new Set(results.map((r) => r.name))].map((name) => {
-    const gpu = results.find((r) => r.name === name && r.backend === "webgpu");
-    const ref = results.find((r) => r.name === name && r.backend === "reference");
-    return { name, webgpu_over_reference_speed: gpu && ref ? ref.ms_median / gpu.ms_median : null };
-  });
+const results: CaseResult[] = [];
+const record = (r: CaseResult) => {
+  log(`  ${r.name} ${r.backend}: ${r.ms_median.toFixed(1)} ms`);
+  results.push(r);
+};
+for (const be of backends) {
+  log(`${be.name}:`);
+  await runKernels(be, reps, record, only);
+  await runModels(be, reps, record, only);
 }
+const names = [...new Set(results.map((r) => r.name))];
+const peers: PeerReport[] = values.peers ? await runPeers(names, reps, log) : [];
+for (const p of peers) {
+  for (const r of p.results) {
+    // a peer's GFLOP/s uses our nominal count for the same case
+    const ours = results.find((o) => o.name === r.name);
+    const perMs = ours?.gflops != null ? ours.gflops * ours.ms_median : null;
+    results.push({ ...r, gflops: perMs === null ? null : perMs / r.ms_median });
+  }
+}
+const spike = values.spike ? await runSpike(backends, 200, 256, log) : null;
 
 if (values.json) {
+  const skipped = peers.filter((p) => p.skipped).map((p) => ({ peer: p.peer, why: p.skipped }));
   console.log(
-    JSON.stringify(
-      { machine, spike, results: kernels, ratios: kernels && ratios(kernels) },
-      null,
-      2,
-    ),
+    JSON.stringify({ machine, results, ratios: ratioRows(results), skipped, spike }, null, 2),
   );
 } else {
   console.log(`machine: ${machine.adapter}, ${machine.cpus} CPUs, Deno ${machine.deno}`);
-  if (kernels) {
-    console.log("kernels:");
-    console.log(
-      "name                              backend     ms median   (min–max)          GFLOP/s",
-    );
-    for (const r of kernels) {
-      console.log(
-        `${r.name.padEnd(33)} ${r.backend.padEnd(11)} ${r.ms_median.toFixed(1).padStart(9)}   (${
-          r.ms_min.toFixed(1)
-        }–${r.ms_max.toFixed(1)})`.padEnd(76) + r.gflops.toFixed(2),
-      );
-    }
-    for (const q of ratios(kernels)) {
-      if (q.webgpu_over_reference_speed) {
-        console.log(
-          `  ${q.name}: webgpu ${q.webgpu_over_reference_speed.toFixed(1)}× the reference`,
-        );
-      }
-    }
-  }
-}
-if (!values.json && spike) {
-  console.log("\ntraining (ε-MLP 3×128 SiLU, 2-D mixture):");
-  console.log(
-    "backend     high-order  batch  ms/step  dispatches/step  pipelines  live@10      live@end     loss first→last",
-  );
-  for (const t of spike.training) {
-    console.log(
-      `${t.backend.padEnd(11)} ${String(t.highOrder).padEnd(11)} ${String(t.batch).padEnd(6)} ${
-        t.msPerStep.toFixed(1).padStart(7)
-      }  ${t.dispatchesPerStep.toFixed(0).padStart(15)}  ${
-        String(t.pipelinesCompiled).padStart(9)
-      }  ${String(t.liveBytesAtStep10).padEnd(11)}  ${String(t.liveBytesAtEnd).padEnd(11)}  ${
-        t.firstLoss.toFixed(3)
-      }→${t.lastLoss.toFixed(3)}`,
-    );
-  }
-  console.log(
-    "\nPF-ODE log-likelihood (exact mixture score, exact divergence, DP5 rtol=atol=1e-5):",
-  );
-  for (const l of spike.likelihood) {
-    console.log(
-      `${l.backend.padEnd(11)} ${l.dtype}  ${l.points} points  ${
-        l.ms.toFixed(0)
-      } ms  NFE ${l.nfe}  steps ${l.steps}  ` +
-        `mean |logp − closed form| ${l.meanAbsErrorVsClosedForm.toExponential(2)} nats`,
-    );
-  }
-  for (const e of spike.float32Error) {
-    console.log(
-      `float32 vs float64 (${e.backend}): max |Δ log p| = ${
-        e.maxAbsLogpErrorVsFloat64.toExponential(2)
-      } nats`,
-    );
-  }
+  printTable(results);
+  for (const p of peers) if (p.skipped) console.log(`peer ${p.peer} skipped: ${p.skipped}`);
+  if (spike) printSpike(spike);
 }

@@ -137,6 +137,13 @@ export interface Backend {
   conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void;
   /** The adjoint in w: dw[o,c,a,b] from x and dy. */
   conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void;
+  /**
+   * Row standardisation of a contiguous [rows, cols] x: out[r, :] = (x[r, :] − μ_r) · ρ_r with
+   * μ_r the row mean and ρ_r = (σ²_r + eps)^(−1/2), σ²_r the biased variance (group norm's core).
+   */
+  normalizeRows(x: Storage, rows: number, cols: number, eps: number, out: Storage): void;
+  /** ρ_r = (σ²_r + eps)^(−1/2) of each row of a contiguous [rows, cols] x, into out [rows]. */
+  rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void;
   /** Lower Cholesky factors of `batch` symmetric positive definite r×r matrices (reads the lower triangle). */
   cholesky(a: Storage, batch: number, r: number, out: Storage): void;
   /**

@@ -34,6 +34,8 @@ export type Prim =
   | "cast"
   | "cholesky"
   | "triangularSolve"
+  | "normalizeRows"
+  | "rowRstd"
   | "conv2d"
   | "conv2dInputGrad"
   | "conv2dWeightGrad";
@@ -50,6 +52,8 @@ export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   matmul: { transA: boolean; transB: boolean };
   cast: { dtype: DType };
   cholesky: null;
+  normalizeRows: { eps: number };
+  rowRstd: { eps: number };
   triangularSolve: { transpose: boolean };
   conv2d: ConvParams;
   conv2dInputGrad: ConvParams & { inputHW: [number, number] };
@@ -350,6 +354,31 @@ export function cholesky(a: Tensor): Tensor {
   const out = empty(a, a.shape);
   if (out.size > 0) a.backend.cholesky(a.storage, batch, r, out.storage);
   return record(out, "cholesky", [a], null);
+}
+
+/**
+ * Standardises each row (the last axis): (x − μ) · (σ² + eps)^(−1/2), σ² the biased variance.
+ * One fused kernel where the composed form takes eight elementwise passes and two reductions.
+ */
+export function normalizeRows(x: Tensor, eps: number): Tensor {
+  const cols = lastAxis("normalizeRows", x), out = empty(x, x.shape);
+  if (out.size > 0) x.backend.normalizeRows(x.storage, x.size / cols, cols, eps, out.storage);
+  return record(out, "normalizeRows", [x], { eps });
+}
+
+/** (σ² + eps)^(−1/2) of each row (the last axis), kept as a size-1 last axis. */
+export function rowRstd(x: Tensor, eps: number): Tensor {
+  const cols = lastAxis("rowRstd", x), out = empty(x, [...x.shape.slice(0, -1), 1]);
+  if (out.size > 0) x.backend.rowRstd(x.storage, x.size / cols, cols, eps, out.storage);
+  return record(out, "rowRstd", [x], { eps });
+}
+
+function lastAxis(op: string, x: Tensor): number {
+  const cols = x.shape[x.rank - 1];
+  if (x.rank === 0 || cols === 0) {
+    throw new Error(`${op}: needs a non-empty last axis, got ${fmt(x.shape)}`);
+  }
+  return cols;
 }
 
 /** X with op(L) X = B for lower-triangular L [..., r, r], B [..., r, m]; op = ᵀ when `transpose`. */

@@ -10,6 +10,7 @@ import {
   conv2dWeightGrad,
   type Prim,
   type PrimParams,
+  rowRstd,
   triangularSolve,
 } from "../primitives.ts";
 import { tensor } from "../constants.ts";
@@ -136,6 +137,19 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     needs[1] ? (transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false)) : null,
   ],
   cast: (g, _out, [x]) => [cast(g, x.dtype)],
+  // y = (x − μ)ρ: x̄ = ρ (ȳ − mean(ȳ) − y · mean(ȳ y)), exact for any eps (ρ from the fused
+  // kernel; every term is differentiable again, so second order needs nothing more)
+  normalizeRows: (g, out, [x], { eps }) => {
+    const n = x.shape[x.rank - 1];
+    const meanLast = (t: Tensor) => mul(sum(t, [x.rank - 1], true), 1 / n);
+    return [mul(rowRstd(x, eps), sub(sub(g, meanLast(g)), mul(out, meanLast(mul(g, out)))))];
+  },
+  // dρ/dx = −ρ³ (x − μ)/n
+  rowRstd: (g, out, [x]) => {
+    const n = x.shape[x.rank - 1], axis = [x.rank - 1];
+    const centred = sub(x, mul(sum(x, axis, true), 1 / n));
+    return [mul(centred, mul(mul(g, mul(out, mul(out, out))), -1 / n))];
+  },
   // Murray (2016): Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), Φ = lower triangle with the diagonal halved
   cholesky: (g, out) => {
     const phi = mul(matmul(out, g, true, false), lowerHalfDiagonalMask(out));

@@ -1,8 +1,10 @@
 /** Softmax, moments and group normalisation, composed from primitives (differentiable to any order). */
 
 import type { Tensor } from "../tensor.ts";
-import { add, div, exp, max, mean, mul, recip, reshape, sqrt, square, sub, sum } from "./basic.ts";
+import { add, div, exp, max, mean, mul, reshape, square, sub, sum } from "./basic.ts";
 import { stopGradient } from "../autodiff/grad.ts";
+import { normalizeRows } from "../primitives.ts";
+export { normalizeRows, rowRstd } from "../primitives.ts";
 
 /**
  * exp(x − m) / Σ exp(x − m) over `axis`, m the (gradient-free: softmax ignores shifts) maximum.
@@ -34,9 +36,7 @@ export function groupNorm(
   if (c % groups !== 0) {
     throw new Error(`groupNorm: ${c} channels do not split into ${groups} groups`);
   }
-  const grouped = reshape(x, [n, groups, -1]);
-  const { mean: m, variance: v } = moments(grouped, [2]);
-  const normed = reshape(mul(sub(grouped, m), recip(sqrt(add(v, eps)))), x.shape);
+  const normed = reshape(normalizeRows(reshape(x, [n, groups, -1]), eps), x.shape);
   const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
   return add(mul(normed, reshape(gamma, perChannel)), reshape(beta, perChannel));
 }

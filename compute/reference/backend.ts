@@ -264,6 +264,35 @@ export class ReferenceBackend implements Backend {
       }
     }
   }
+  normalizeRows(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
+    this.#rowStats(x, rows, cols, eps, (r, mean, rstd, X) => {
+      const Y = d(out);
+      for (let i = r * cols; i < (r + 1) * cols; i++) Y[i] = (X[i] - mean) * rstd;
+    });
+  }
+  rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
+    this.#rowStats(x, rows, cols, eps, (r, _mean, rstd) => {
+      d(out)[r] = rstd;
+    });
+  }
+  /** Two-pass mean and variance per row (accurate where Σx² − (Σx)²/n would cancel). */
+  #rowStats(
+    x: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+    use: (row: number, mean: number, rstd: number, X: ArrayLike<number>) => void,
+  ): void {
+    this.#dispatches++;
+    const X = d(x);
+    for (let r = 0; r < rows; r++) {
+      let s = 0, q = 0;
+      for (let i = r * cols; i < (r + 1) * cols; i++) s += X[i];
+      const mean = s / cols;
+      for (let i = r * cols; i < (r + 1) * cols; i++) q += (X[i] - mean) ** 2;
+      use(r, mean, 1 / Math.sqrt(q / cols + eps), X);
+    }
+  }
   cholesky(a: Storage, batch: number, r: number, out: Storage): void {
     this.#dispatches++;
     const A = d(a), L = d(out);

@@ -23,15 +23,41 @@ import { contiguousStrides, sameShape } from "../shape.ts";
 import type { GpuDevice } from "./device.ts";
 import { BufferPool } from "./pool.ts";
 import { PARAM_SLOTS, WORKGROUP } from "./wgsl/common.ts";
-import { BINARY, binaryCodes, FILL, UNARY, unaryCodes, WHERE } from "./wgsl/elementwise.ts";
+import {
+  BINARY,
+  BINARY4,
+  binaryCodes,
+  FILL,
+  UNARY,
+  UNARY4,
+  unaryCodes,
+  VEC4_MODE,
+  WHERE,
+} from "./wgsl/elementwise.ts";
 import { COPY, REDUCE } from "./wgsl/movement.ts";
 import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts";
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
-import { MATMUL_TEX, PACK, TEX_LANES, TEX_ROWS } from "./wgsl/matmul_texture.ts";
+import { matmulTextureCode, PACK, TEX_LANES } from "./wgsl/matmul_texture.ts";
+import { MATMUL_TILED, TILE } from "./wgsl/matmul_tiled.ts";
+import { Autotuner, autotunerFromEnv } from "./autotune.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
+import { NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
 import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
 import { TextureConv } from "./conv2d_texture.ts";
 import { CONV_TEXTURE_KERNELS } from "./wgsl/conv2d_texture.ts";
+
+/** One product's operands, as `matmul` receives them. */
+type MatmulShape = {
+  a: Storage;
+  as: readonly [number, number, number];
+  b: Storage;
+  bs: readonly [number, number, number];
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  out: Storage;
+};
 
 class GpuStorage implements Storage {
   readonly dtype = "f32" as const;
@@ -46,14 +72,21 @@ const kernels = {
   fill: { code: FILL, bindings: ["write"] },
   unary: { code: UNARY, bindings: ["read", "write"] },
   binary: { code: BINARY, bindings: ["read", "read", "write"] },
+  unary4: { code: UNARY4, bindings: ["read", "write"] },
+  binary4: { code: BINARY4, bindings: ["read", "read", "write"] },
   where: { code: WHERE, bindings: ["read", "read", "read", "write"] },
   copy: { code: COPY, bindings: ["read", "write"] },
   reduce: { code: REDUCE, bindings: ["read", "write"] },
   matmul: { code: MATMUL, bindings: ["read", "read", "write"] },
   pack: { code: PACK, bindings: ["read", "storageTexture"] },
-  matmulTexture: { code: MATMUL_TEX, bindings: ["texture", "texture", "write"] },
+  matmulTexture: { code: matmulTextureCode(4), bindings: ["texture", "texture", "write"] },
+  matmulTexture8: { code: matmulTextureCode(8), bindings: ["texture", "texture", "write"] },
+  matmulTexture16: { code: matmulTextureCode(16), bindings: ["texture", "texture", "write"] },
+  matmulTiled: { code: MATMUL_TILED, bindings: ["read", "read", "write"] },
   random: { code: RANDOM, bindings: ["write"] },
   cholesky: { code: CHOLESKY, bindings: ["read", "write"] },
+  normalizeRows: { code: NORMALIZE_ROWS, bindings: ["read", "write"] },
+  rowRstd: { code: ROW_RSTD, bindings: ["read", "write"] },
   conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
@@ -65,10 +98,24 @@ type Kernel = keyof typeof kernels;
 type Resource = Storage | GPUTextureView;
 
 /**
- * Matmul kernels: `texture` packs operands into textures (fast on CPU-backed adapters, see
- * wgsl/matmul_texture.ts); `storage` reads buffers directly (register-tiled).
+ * Matmul kernels: `texture` (4, 8 or 16 accumulator rows) packs operands into textures (fast on
+ * CPU-backed adapters, see wgsl/matmul_texture.ts); `storage` reads buffers directly with
+ * uniform loads of A (register-tiled, lavapipe-shaped); `tiled` is the classic shared-memory
+ * tiling for real GPUs. `matmulVariant` is the default; the autotuner may pick per shape.
  */
-export type MatmulVariant = "texture" | "storage";
+export type MatmulVariant = "texture" | "texture8" | "texture16" | "storage" | "tiled";
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
+  "texture",
+  "texture8",
+  "texture16",
+  "storage",
+  "tiled",
+];
+const TEXTURE_KERNEL = {
+  texture: ["matmulTexture", 4],
+  texture8: ["matmulTexture8", 8],
+  texture16: ["matmulTexture16", 16],
+} as const;
 
 /** Below this many multiply-adds the two packing dispatches cost more than they save. */
 const TEXTURE_MATMUL_MIN_MACS = 1 << 15;
@@ -106,6 +153,8 @@ export class WebGpuBackend implements Backend {
   #modules = new Map<Kernel, GPUShaderModule>();
   #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
   matmulVariant: MatmulVariant;
+  /** Per-shape kernel choices (autotune.ts); null runs the defaults. */
+  autotune: Autotuner | null;
   /** conv2d through texture-packed GEMMs, taken with the `texture` matmul variant. */
   readonly convTexture: TextureConv;
   #errors: string[] = [];
@@ -115,7 +164,8 @@ export class WebGpuBackend implements Backend {
     this.device = gpu.device;
     this.adapterName = gpu.adapterName;
     this.software = gpu.software;
-    this.matmulVariant = gpu.software ? "texture" : "storage";
+    this.matmulVariant = gpu.software ? "texture" : "tiled";
+    this.autotune = autotunerFromEnv(`${gpu.adapterName}|deno ${Deno.version.deno}`);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.#pool = new BufferPool(this.device, usage);
     this.#stagingPool = new BufferPool(
@@ -168,6 +218,7 @@ export class WebGpuBackend implements Backend {
   async read(src: Storage): Promise<Float32Array> {
     this.#check();
     this.flush();
+    if (this.autotune?.pending) await this.autotune.run();
     const bytes = src.length * 4;
     const staging = this.#stagingPool.take(bytes);
     const encoder = this.device.createCommandEncoder();
@@ -234,8 +285,10 @@ export class WebGpuBackend implements Backend {
     });
   }
   unary(op: UnaryOp, x: Storage, out: Storage): void {
-    this.#launch1d("unary", [x, out], out.length, (p) => {
-      p[0] = out.length;
+    // four elements per invocation when they divide evenly (buffers are 16-byte multiples)
+    const wide = out.length % 4 === 0, n = wide ? out.length / 4 : out.length;
+    this.#launch1d(wide ? "unary4" : "unary", [x, out], n, (p) => {
+      p[0] = n;
     }, { OP: unaryCodes[op] });
   }
   binary(
@@ -248,13 +301,25 @@ export class WebGpuBackend implements Backend {
     out: Storage,
   ): void {
     const n = size(shape);
-    this.#launch1d("binary", [a, b, out], n, (p) => {
-      p[0] = n;
+    const fill = (p: Uint32Array, count: number) => {
+      p[0] = count;
       p[2] = shape.length;
       p.set(shape, 4);
       p.set(av.strides, 10);
       p.set(bv.strides, 16);
-    }, { OP: binaryCodes[op], DENSE: denseFlags(shape, [av, bv]) });
+    };
+    if (n % 4 === 0 && shape.length > 0) {
+      const modes = { MA: vec4Mode(shape, av), MB: vec4Mode(shape, bv) };
+      this.#launch1d("binary4", [a, b, out], n / 4, (p) => fill(p, n / 4), {
+        OP: binaryCodes[op],
+        ...modes,
+      });
+      return;
+    }
+    this.#launch1d("binary", [a, b, out], n, (p) => fill(p, n), {
+      OP: binaryCodes[op],
+      DENSE: denseFlags(shape, [av, bv]),
+    });
   }
   where(
     c: Storage,
@@ -316,32 +381,79 @@ export class WebGpuBackend implements Backend {
     out: Storage,
   ): void {
     if (batch > MAX_GROUPS) throw new Error(`webgpu matmul: batch ${batch} exceeds ${MAX_GROUPS}`);
-    if (this.matmulVariant === "texture" && m * n * k >= TEXTURE_MATMUL_MIN_MACS) {
+    const shape = { a, as, b, bs, batch, m, n, k, out };
+    const eligible = MATMUL_VARIANTS.filter((v) => this.#matmulFits(v, batch, m, n, k));
+    const fallback = this.#matmulFits(this.matmulVariant, batch, m, n, k)
+      ? this.matmulVariant
+      : this.matmulVariant === "tiled"
+      ? "tiled"
+      : "storage";
+    let variant = fallback;
+    if (this.autotune && eligible.length > 1) {
+      // operand layouts change which loads are contiguous, so they are part of the shape
+      const key = `matmul:${batch}x${m}x${n}x${k}:${as[2] === 1 ? "r" : "c"}${
+        bs[2] === 1 ? "r" : "c"
+      }`;
+      const tuned = this.autotune.choice(key) as MatmulVariant | undefined;
+      if (tuned && eligible.includes(tuned)) variant = tuned;
+      else this.autotune.request(key, this.#matmulTrial(eligible, shape));
+    }
+    this.#matmulWith(variant, shape);
+  }
+
+  /** Whether a variant can run this product (textures have a largest side; packs cost). */
+  #matmulFits(v: MatmulVariant, batch: number, m: number, n: number, k: number): boolean {
+    if (!(v in TEXTURE_KERNEL)) return true;
+    if (m * n * k < TEXTURE_MATMUL_MIN_MACS) return false;
+    const kp = 4 * Math.ceil(k / 4), maxDim = this.device.limits.maxTextureDimension2D;
+    return batch * m <= maxDim && batch * kp <= maxDim && kp / 4 <= maxDim &&
+      Math.ceil(n / 4) <= maxDim;
+  }
+
+  #matmulWith(variant: MatmulVariant, s: MatmulShape): void {
+    const { a, as, b, bs, batch, m, n, k, out } = s;
+    if (variant === "texture" || variant === "texture8" || variant === "texture16") {
+      const [kernel, rows] = TEXTURE_KERNEL[variant];
       const kp = 4 * Math.ceil(k / 4);
-      const maxDim = this.device.limits.maxTextureDimension2D;
-      if (
-        batch * m <= maxDim && batch * kp <= maxDim && kp / 4 <= maxDim &&
-        Math.ceil(n / 4) <= maxDim
-      ) {
-        const ta = this.#pack("a", a, as, batch, m, k, m);
-        const tb = this.#pack("b", b, bs, batch, k, n, kp);
-        const p = this.#params();
-        p.u.set([batch, m, n, k, kp]);
-        this.#dispatch("matmulTexture", [ta, tb, out], p.offset, [
-          Math.ceil(Math.ceil(n / 4) / TEX_LANES),
-          Math.ceil(m / TEX_ROWS),
-          batch,
-        ]);
-        return;
-      }
+      const ta = this.#pack("a", a, as, batch, m, k, m);
+      const tb = this.#pack("b", b, bs, batch, k, n, kp);
+      const p = this.#params();
+      p.u.set([batch, m, n, k, kp]);
+      this.#dispatch(kernel, [ta, tb, out], p.offset, [
+        Math.ceil(Math.ceil(n / 4) / TEX_LANES),
+        Math.ceil(m / rows),
+        batch,
+      ]);
+      return;
     }
     const p = this.#params();
     p.u.set([batch, m, n, k, as[0], as[1], as[2], 0, bs[0], bs[1], bs[2]]);
-    this.#dispatch("matmul", [a, b, out], p.offset, [
-      Math.ceil(n / (MATMUL_LANES * MATMUL_COLS)),
-      Math.ceil(m / MATMUL_ROWS),
-      batch,
-    ]);
+    const grid: [number, number, number] = variant === "tiled"
+      ? [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]
+      : [Math.ceil(n / (MATMUL_LANES * MATMUL_COLS)), Math.ceil(m / MATMUL_ROWS), batch];
+    this.#dispatch(variant === "tiled" ? "matmulTiled" : "matmul", [a, b, out], p.offset, grid);
+  }
+
+  /** Times each eligible variant on scratch operands of this product's shape and layout. */
+  #matmulTrial(candidates: MatmulVariant[], s: MatmulShape) {
+    const { as, bs, batch, m, n, k } = s;
+    return {
+      candidates,
+      time: async (c: string) => {
+        const a = this.alloc(batch * m * k, "f32"), b = this.alloc(batch * k * n, "f32");
+        const out = this.alloc(batch * m * n, "f32");
+        // same layouts as the real operands: row- or column-major within each matrix
+        const as2: [number, number, number] = as[2] === 1 ? [m * k, k, 1] : [m * k, 1, m];
+        const bs2: [number, number, number] = bs[2] === 1 ? [k * n, n, 1] : [k * n, 1, k];
+        const t0 = performance.now();
+        this.#matmulWith(c as MatmulVariant, { a, as: as2, b, bs: bs2, batch, m, n, k, out });
+        this.flush();
+        await this.device.queue.onSubmittedWorkDone();
+        const ms = performance.now() - t0;
+        for (const x of [a, b, out]) this.free(x);
+        return ms;
+      },
+    };
   }
   cast(x: Storage, out: Storage): void {
     // float32 is the only dtype here, so a cast is a copy
@@ -367,6 +479,22 @@ export class WebGpuBackend implements Backend {
     this.#launch1d(kernel, storages, count, (p) => {
       p.set([count, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding, g.ho, g.wo]);
     });
+  }
+  normalizeRows(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
+    this.#perRow("normalizeRows", [x, out], rows, cols, eps);
+  }
+  rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
+    this.#perRow("rowRstd", [x, out], rows, cols, eps);
+  }
+  /** One workgroup per row (wgsl/normalize.ts), rows spread over x and y. */
+  #perRow(kernel: Kernel, storages: Storage[], rows: number, cols: number, eps: number): void {
+    if (rows === 0) return;
+    const p = this.#params();
+    p.u[0] = rows;
+    p.u[1] = cols;
+    p.f[2] = eps;
+    const x = Math.min(rows, MAX_GROUPS);
+    this.#dispatch(kernel, storages, p.offset, [x, Math.ceil(rows / x), 1]);
   }
   cholesky(a: Storage, batch: number, r: number, out: Storage): void {
     this.#launch1d("cholesky", [a, out], batch, (p) => {
@@ -591,6 +719,19 @@ function buf(s: Storage): GPUBuffer {
 
 function size(shape: readonly number[]): number {
   return shape.reduce((p, d) => p * d, 1);
+}
+
+/** How the four-wide binary kernel reads a view of `shape` (wgsl/elementwise.ts, BINARY4). */
+function vec4Mode(shape: number[], v: View): number {
+  if (denseFlags(shape, [v]) === 1) return VEC4_MODE.dense;
+  if (v.offset === 0 && v.strides.every((s, i) => s === 0 || shape[i] === 1)) {
+    return VEC4_MODE.scalar;
+  }
+  const last = shape.length - 1;
+  if (v.offset === 0 && (v.strides[last] === 0 || shape[last] === 1) && shape[last] % 4 === 0) {
+    return VEC4_MODE.splat;
+  }
+  return VEC4_MODE.gather;
 }
 
 /** Bit k set when view k reads the flat index directly (contiguous, unbroadcast). */

@@ -2,7 +2,7 @@ import { gpuTest } from "../_helpers/backends.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
 import { matmul, referenceBackend, Rng, tensor } from "../../compute/mod.ts";
-import { WebGpuBackend } from "../../compute/webgpu/backend.ts";
+import { MATMUL_VARIANTS, WebGpuBackend } from "../../compute/webgpu/backend.ts";
 
 // Shapes chosen to cross the texture path's thresholds: odd sizes (padding of k and n to 4,
 // rows not a multiple of the tile), transposed operands (strides), and batches.
@@ -16,13 +16,16 @@ const cases: { a: number[]; b: number[]; transA?: boolean; transB?: boolean }[] 
   { a: [1, 300], b: [300, 200] },
 ];
 
-for (const variant of ["texture", "storage"] as const) {
+// Every variant the autotuner may pick must agree with the reference: its choice never changes
+// results beyond the float32 reduction tolerance.
+for (const variant of MATMUL_VARIANTS) {
   gpuTest(
     `matmul (${variant} kernel) matches the float64 reference on odd, transposed and batched shapes`,
     async (gpu) => {
       const backend = gpu as WebGpuBackend;
-      const before = backend.matmulVariant;
+      const before = { variant: backend.matmulVariant, tuner: backend.autotune };
       backend.matmulVariant = variant;
+      backend.autotune = null;
       try {
         for (const [i, c] of cases.entries()) {
           const rng = Rng.fromSeed(i);
@@ -39,7 +42,8 @@ for (const variant of ["texture", "storage"] as const) {
           assertAllClose(got, expected, tol.f32Reduction, `${variant} ${JSON.stringify(c)}`);
         }
       } finally {
-        backend.matmulVariant = before;
+        backend.matmulVariant = before.variant;
+        backend.autotune = before.tuner;
       }
     },
   );

@@ -228,6 +228,15 @@ export const cases: Case[] = [
         return C.concat([m.mean, m.variance], 1);
       },
     ],
+    ["normalizeRows [3,5]", [N(3, 5)], (x) => C.normalizeRows(x, 1e-5)],
+    // 150 columns: more than the 64 invocations of the fused kernel's workgroup
+    ["normalizeRows [2,150], eps 0.1", [N(2, 150)], (x) => C.normalizeRows(x, 0.1)],
+    ["rowRstd [4,70]", [N(4, 70)], (x) => C.rowRstd(x, 1e-3)],
+    [
+      "groupNorm [2,8,10,10], 4 groups",
+      [N(2, 8, 10, 10), N(8), N(8)],
+      (x, g, b) => C.groupNorm(x, 4, g, b),
+    ],
     [
       "groupNorm [2,4,3,3], 2 groups",
       [N(2, 4, 3, 3), N(4), N(4)],

@@ -38,17 +38,19 @@ ${MAIN_1D} {
 }`;
 
 // The op is a pipeline-overridable constant: each op gets its own specialised pipeline, so
-// a CPU adapter does not evaluate every case under a lane mask.
-// params: [0] n
-export const UNARY = PRELUDE + /* wgsl */ `
+// a CPU adapter does not evaluate every case under a lane mask. T is f32, or vec4<f32> for the
+// four-wide kernels (one invocation and one 16-byte load per four elements).
+// params: [0] n (of T)
+const unaryCode = (T: string) =>
+  PRELUDE + /* wgsl */ `
 override OP: u32 = 0u;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> out: array<${T}>;
 ${MAIN_1D} {
   let i = flat_index(gid, nwg);
   if (i >= P(0u)) { return; }
   let v = x[i];
-  var r: f32;
+  var r: ${T};
   switch OP {
     case 0u: { r = -v; }
     case 1u: { r = exp(v); }
@@ -64,13 +66,15 @@ ${MAIN_1D} {
     }
     case 8u: {
       let e = exp(-abs(v));
-      r = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= 0.0);
+      r = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= ${T}(0.0));
     }
     case 9u: { r = abs(v); }
     default: { r = sign(v); }
   }
   out[i] = r;
 }`;
+export const UNARY = unaryCode("f32");
+export const UNARY4 = unaryCode("vec4<f32>");
 
 // Strided offset of flat index i for operand k (strides at params[base + d]).
 const STRIDED = /* wgsl */ `
@@ -85,9 +89,23 @@ fn strided(i: u32, rank: u32, base: u32) -> u32 {
   return off;
 }`;
 
+const binaryOps = (T: string) => /* wgsl */ `
+fn apply(x: ${T}, y: ${T}) -> ${T} {
+  switch OP {
+    case 0u: { return x + y; }
+    case 1u: { return x - y; }
+    case 2u: { return x * y; }
+    case 3u: { return x / y; }
+    case 4u: { return select(y, x, x >= y); }
+    case 5u: { return select(y, x, x <= y); }
+    case 6u: { return select(${T}(0.0), ${T}(1.0), x < y); }
+    default: { return select(${T}(0.0), ${T}(1.0), x == y); }
+  }
+}`;
+
 // OP and DENSE (bit k: operand k reads index i directly) specialise the pipeline.
 // params: [0] n, [2] rank, [4..9] shape, [10..15] a strides, [16..21] b strides
-export const BINARY = PRELUDE + STRIDED + /* wgsl */ `
+export const BINARY = PRELUDE + STRIDED + binaryOps("f32") + /* wgsl */ `
 override OP: u32 = 0u;
 override DENSE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -101,20 +119,53 @@ ${MAIN_1D} {
   var ib = i;
   if ((DENSE & 1u) == 0u) { ia = strided(i, rank, 10u); }
   if ((DENSE & 2u) == 0u) { ib = strided(i, rank, 16u); }
-  let x = a[ia];
-  let y = b[ib];
-  var r: f32;
-  switch OP {
-    case 0u: { r = x + y; }
-    case 1u: { r = x - y; }
-    case 2u: { r = x * y; }
-    case 3u: { r = x / y; }
-    case 4u: { r = select(y, x, x >= y); }
-    case 5u: { r = select(y, x, x <= y); }
-    case 6u: { r = select(0.0, 1.0, x < y); }
-    default: { r = select(0.0, 1.0, x == y); }
+  out[i] = apply(a[ia], b[ib]);
+}`;
+
+/** How a four-wide binary kernel reads an operand (see BINARY4). */
+export const VEC4_MODE = { dense: 0, scalar: 1, splat: 2, gather: 3 } as const;
+
+// Four outputs per invocation (n divisible by 4). MA and MB say how each operand is read:
+// dense, one 16-byte load · scalar, element 0 (its strides are all 0) · splat, one strided
+// element for all four (its last-axis stride is 0 and the last extent divisible by 4, so the
+// four outputs share it) · gather, four strided elements.
+// params as BINARY, [0] n in vec4s
+export const BINARY4 = PRELUDE + STRIDED + binaryOps("vec4<f32>") + /* wgsl */ `
+override OP: u32 = 0u;
+override MA: u32 = 0u;
+override MB: u32 = 0u;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
+fn at_a(j: u32) -> f32 { return a[j >> 2u][j & 3u]; }
+fn at_b(j: u32) -> f32 { return b[j >> 2u][j & 3u]; }
+fn load_a(i: u32, rank: u32) -> vec4<f32> {
+  switch MA {
+    case 0u: { return a[i]; }
+    case 1u: { return vec4<f32>(a[0][0]); }
+    case 2u: { return vec4<f32>(at_a(strided(4u * i, rank, 10u))); }
+    default: {
+      return vec4<f32>(at_a(strided(4u * i, rank, 10u)), at_a(strided(4u * i + 1u, rank, 10u)),
+                       at_a(strided(4u * i + 2u, rank, 10u)), at_a(strided(4u * i + 3u, rank, 10u)));
+    }
   }
-  out[i] = r;
+}
+fn load_b(i: u32, rank: u32) -> vec4<f32> {
+  switch MB {
+    case 0u: { return b[i]; }
+    case 1u: { return vec4<f32>(b[0][0]); }
+    case 2u: { return vec4<f32>(at_b(strided(4u * i, rank, 16u))); }
+    default: {
+      return vec4<f32>(at_b(strided(4u * i, rank, 16u)), at_b(strided(4u * i + 1u, rank, 16u)),
+                       at_b(strided(4u * i + 2u, rank, 16u)), at_b(strided(4u * i + 3u, rank, 16u)));
+    }
+  }
+}
+${MAIN_1D} {
+  let i = flat_index(gid, nwg);
+  if (i >= P(0u)) { return; }
+  let rank = P(2u);
+  out[i] = apply(load_a(i, rank), load_b(i, rank));
 }`;
 
 // DENSE as in BINARY. params: [0] n, [2] rank, [4..9] shape, [10..15] cond, [16..21] a, [22..27] b strides

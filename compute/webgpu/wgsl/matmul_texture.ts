@@ -10,7 +10,9 @@
 import { MAIN_1D, PRELUDE } from "./common.ts";
 
 export const TEX_LANES = 8;
-export const TEX_ROWS = 4;
+/** Accumulator rows per invocation the autotuner may pick from (4 is the untuned default). */
+export const TEX_ROW_CHOICES = [4, 8, 16] as const;
+export type TexRows = typeof TEX_ROW_CHOICES[number];
 
 // Packs X (batch × R × C, strided) into texels along C: texel (cx, p·Rp + r) holds
 // X[p, r, 4cx .. 4cx+3], zero beyond C or beyond R (rows are padded to Rp).
@@ -38,13 +40,15 @@ ${MAIN_1D} {
 }`;
 
 // A packed along k (width ⌈K/4⌉, rows M per batch); B packed along n (width ⌈N/4⌉, rows Kp
-// per batch, Kp = 4⌈K/4⌉, zero padded). A workgroup owns ROWS rows × 8 lanes × 4 columns.
+// per batch, Kp = 4⌈K/4⌉, zero padded). A workgroup owns ROWS rows × 8 lanes × 4 columns: more
+// rows reuse each B texel more often, at the cost of registers and of idle rows when M is small.
 // params: [0] batch, [1] M, [2] N, [3] K, [4] Kp
-export const MATMUL_TEX = PRELUDE + /* wgsl */ `
+export const matmulTextureCode = (ROWS: TexRows) =>
+  PRELUDE + /* wgsl */ `
 @group(0) @binding(1) var ta: texture_2d<f32>;
 @group(0) @binding(2) var tb: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-const ROWS = ${TEX_ROWS}u;
+const ROWS = ${ROWS}u;
 @compute @workgroup_size(${TEX_LANES}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let m = P(1u); let n = P(2u); let k = P(3u); let kp = P(4u);

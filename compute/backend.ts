@@ -18,6 +18,7 @@ export type UnaryOp =
   | "recip"
   | "tanh"
   | "sigmoid"
+  | "silu"
   | "abs"
   | "sign";
 
@@ -142,6 +143,17 @@ export interface Backend {
    * μ_r the row mean and ρ_r = (σ²_r + eps)^(−1/2), σ²_r the biased variance (group norm's core).
    */
   normalizeRows(x: Storage, rows: number, cols: number, eps: number, out: Storage): void;
+  /**
+   * Group normalisation with its affine map, x [n, C, spatial] contiguous in `groups` groups of
+   * C/groups channels: out = normalizeRows(x as [n·groups, (C/groups)·spatial]) · γ_c + β_c.
+   */
+  groupNorm(
+    x: Storage,
+    gamma: Storage,
+    beta: Storage,
+    g: { n: number; channels: number; spatial: number; groups: number; eps: number },
+    out: Storage,
+  ): void;
   /** ρ_r = (σ²_r + eps)^(−1/2) of each row of a contiguous [rows, cols] x, into out [rows]. */
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void;
   /** Lower Cholesky factors of `batch` symmetric positive definite r×r matrices (reads the lower triangle). */

@@ -35,6 +35,7 @@ export type Prim =
   | "cholesky"
   | "triangularSolve"
   | "normalizeRows"
+  | "groupNorm"
   | "rowRstd"
   | "conv2d"
   | "conv2dInputGrad"
@@ -53,6 +54,7 @@ export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   cast: { dtype: DType };
   cholesky: null;
   normalizeRows: { eps: number };
+  groupNorm: { groups: number; eps: number };
   rowRstd: { eps: number };
   triangularSolve: { transpose: boolean };
   conv2d: ConvParams;
@@ -364,6 +366,44 @@ export function normalizeRows(x: Tensor, eps: number): Tensor {
   const cols = lastAxis("normalizeRows", x), out = empty(x, x.shape);
   if (out.size > 0) x.backend.normalizeRows(x.storage, x.size / cols, cols, eps, out.storage);
   return record(out, "normalizeRows", [x], { eps });
+}
+
+/**
+ * Group normalisation (Wu & He 2018) of x [N, C, …] with a per-channel affine map γ, β [C]:
+ * statistics over each group of C/groups channels and all positions. One fused kernel.
+ */
+export function groupNorm(
+  x: Tensor,
+  groups: number,
+  gamma: Tensor,
+  beta: Tensor,
+  eps = 1e-5,
+): Tensor {
+  pickLike("groupNorm", x, gamma);
+  pickLike("groupNorm", x, beta);
+  const [n, c] = x.shape;
+  if (x.rank < 2 || c % groups !== 0) {
+    throw new Error(`groupNorm: ${fmt(x.shape)} does not split its channels into ${groups} groups`);
+  }
+  if (gamma.rank !== 1 || gamma.shape[0] !== c || beta.rank !== 1 || beta.shape[0] !== c) {
+    throw new Error(
+      `groupNorm: γ ${fmt(gamma.shape)} and β ${fmt(beta.shape)} must both be [${c}] for ${
+        fmt(x.shape)
+      }`,
+    );
+  }
+  const out = empty(x, x.shape);
+  if (out.size > 0) {
+    const spatial = x.size / (n * c);
+    x.backend.groupNorm(x.storage, gamma.storage, beta.storage, {
+      n,
+      channels: c,
+      spatial,
+      groups,
+      eps,
+    }, out.storage);
+  }
+  return record(out, "groupNorm", [x, gamma, beta], { groups, eps });
 }
 
 /** (σ² + eps)^(−1/2) of each row (the last axis), kept as a size-1 last axis. */

@@ -8,6 +8,7 @@ import {
   conv2d,
   conv2dInputGrad,
   conv2dWeightGrad,
+  normalizeRows,
   type Prim,
   type PrimParams,
   rowRstd,
@@ -31,6 +32,7 @@ import {
   pad,
   permute,
   reshape,
+  sigmoid,
   sign,
   sin,
   slice,
@@ -83,6 +85,11 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
   tanh: (g, out) => [mul(g, sub(1, mul(out, out)))],
   // d σ(x) = σ(1 − σ) dx
   sigmoid: (g, out) => [mul(g, mul(out, sub(1, out)))],
+  // d silu(x) = σ(x)(1 + x(1 − σ(x))) dx, in differentiable ops (one fused kernel forward)
+  silu: (g, _out, [x]) => {
+    const s = sigmoid(x);
+    return [mul(g, mul(s, add(1, mul(x, sub(1, s)))))];
+  },
   // d|x| = sign(x) dx
   abs: (g, _out, [x]) => [mul(g, sign(x))],
   // sign is piecewise constant
@@ -143,6 +150,24 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     const n = x.shape[x.rank - 1];
     const meanLast = (t: Tensor) => mul(sum(t, [x.rank - 1], true), 1 / n);
     return [mul(rowRstd(x, eps), sub(sub(g, meanLast(g)), mul(out, meanLast(mul(g, out)))))];
+  },
+  // out = x̂ γ + β: γ̄ = Σ ȳ x̂ and β̄ = Σ ȳ over examples and positions; x̄ through x̂ with ȳ γ
+  groupNorm: (g, _out, [x, gamma], { groups, eps }, needs) => {
+    const [n, c] = x.shape, grouped = [n, groups, x.size / (n * groups)];
+    const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
+    const others = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const xg = reshape(x, grouped), xhat = normalizeRows(xg, eps);
+    const gx = needs[0]
+      ? reshape(
+        vjpRules.normalizeRows(reshape(mul(g, reshape(gamma, perChannel)), grouped), xhat, [xg], {
+          eps,
+        }, [true])[0]!,
+        x.shape,
+      )
+      : null;
+    const gGamma = needs[1] ? reshape(sum(mul(g, reshape(xhat, x.shape)), others), [c]) : null;
+    const gBeta = needs[2] ? reshape(sum(g, others), [c]) : null;
+    return [gx, gGamma, gBeta];
   },
   // dρ/dx = −ρ³ (x − μ)/n
   rowRstd: (g, out, [x]) => {

@@ -2,11 +2,12 @@
 
 import type { Tensor } from "../tensor.ts";
 import { stopGradient } from "../autodiff/grad.ts";
-import { abs, add, exp, log, max, maximum, mul, neg, sigmoid, sub, sum } from "./basic.ts";
+import { abs, add, exp, log, max, maximum, neg, sub, sum } from "./basic.ts";
+import { unary } from "../primitives.ts";
 
-/** silu(x) = x·σ(x) */
+/** silu(x) = x·σ(x), one fused kernel (its VJP is composed, so any order works). */
 export function silu(x: Tensor): Tensor {
-  return mul(x, sigmoid(x));
+  return unary("silu", x);
 }
 
 /** softplus(x) = max(x, 0) + log(1 + e^{−|x|}), stable for large |x|. */

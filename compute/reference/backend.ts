@@ -35,6 +35,7 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   recip: (x) => 1 / x,
   tanh: Math.tanh,
   sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+  silu: (x) => x * (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
   abs: Math.abs,
   sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
 };
@@ -268,6 +269,22 @@ export class ReferenceBackend implements Backend {
     this.#rowStats(x, rows, cols, eps, (r, mean, rstd, X) => {
       const Y = d(out);
       for (let i = r * cols; i < (r + 1) * cols; i++) Y[i] = (X[i] - mean) * rstd;
+    });
+  }
+  groupNorm(
+    x: Storage,
+    gamma: Storage,
+    beta: Storage,
+    g: { n: number; channels: number; spatial: number; groups: number; eps: number },
+    out: Storage,
+  ): void {
+    const cols = (g.channels / g.groups) * g.spatial, G = d(gamma), B = d(beta);
+    this.#rowStats(x, g.n * g.groups, cols, g.eps, (r, mean, rstd, X) => {
+      const Y = d(out), c0 = (r % g.groups) * (g.channels / g.groups);
+      for (let i = 0; i < cols; i++) {
+        const c = c0 + Math.floor(i / g.spatial), at = r * cols + i;
+        Y[at] = (X[at] - mean) * rstd * G[c] + B[c];
+      }
     });
   }
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {

@@ -41,7 +41,7 @@ import { matmulTextureCode, PACK, TEX_LANES } from "./wgsl/matmul_texture.ts";
 import { MATMUL_TILED, TILE } from "./wgsl/matmul_tiled.ts";
 import { Autotuner, autotunerFromEnv } from "./autotune.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
-import { NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
+import { GROUP_NORM, NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
 import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
 import { TextureConv } from "./conv2d_texture.ts";
 import { CONV_TEXTURE_KERNELS } from "./wgsl/conv2d_texture.ts";
@@ -87,6 +87,7 @@ const kernels = {
   cholesky: { code: CHOLESKY, bindings: ["read", "write"] },
   normalizeRows: { code: NORMALIZE_ROWS, bindings: ["read", "write"] },
   rowRstd: { code: ROW_RSTD, bindings: ["read", "write"] },
+  groupNorm: { code: GROUP_NORM, bindings: ["read", "read", "read", "write"] },
   conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
@@ -149,6 +150,8 @@ export class WebGpuBackend implements Backend {
   #pass: GPUComputePassEncoder | null = null;
   #live = 0;
   #stats = { dispatches: 0, pipelines: 0, submits: 0 };
+  /** Dispatches per kernel (profiles: which kernels a step is made of). */
+  #byKernel = new Map<string, number>();
   #lost: string | null = null;
   #modules = new Map<Kernel, GPUShaderModule>();
   #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
@@ -257,7 +260,7 @@ export class WebGpuBackend implements Backend {
     return this.#live;
   }
   stats() {
-    return { ...this.#stats };
+    return { ...this.#stats, byKernel: Object.fromEntries(this.#byKernel) };
   }
 
   flush(): void {
@@ -486,13 +489,34 @@ export class WebGpuBackend implements Backend {
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
     this.#perRow("rowRstd", [x, out], rows, cols, eps);
   }
+  groupNorm(
+    x: Storage,
+    gamma: Storage,
+    beta: Storage,
+    g: { n: number; channels: number; spatial: number; groups: number; eps: number },
+    out: Storage,
+  ): void {
+    const cols = (g.channels / g.groups) * g.spatial;
+    this.#perRow("groupNorm", [x, gamma, beta, out], g.n * g.groups, cols, g.eps, [
+      g.groups,
+      g.spatial,
+    ]);
+  }
   /** One workgroup per row (wgsl/normalize.ts), rows spread over x and y. */
-  #perRow(kernel: Kernel, storages: Storage[], rows: number, cols: number, eps: number): void {
+  #perRow(
+    kernel: Kernel,
+    storages: Storage[],
+    rows: number,
+    cols: number,
+    eps: number,
+    extra: number[] = [],
+  ): void {
     if (rows === 0) return;
     const p = this.#params();
     p.u[0] = rows;
     p.u[1] = cols;
     p.f[2] = eps;
+    p.u.set(extra, 3);
     const x = Math.min(rows, MAX_GROUPS);
     this.#dispatch(kernel, storages, p.offset, [x, Math.ceil(rows / x), 1]);
   }
@@ -624,6 +648,7 @@ export class WebGpuBackend implements Backend {
     this.#pass!.setBindGroup(0, bindGroup, [offset]);
     this.#pass!.dispatchWorkgroups(...grid);
     this.#stats.dispatches++;
+    this.#byKernel.set(kernel, (this.#byKernel.get(kernel) ?? 0) + 1);
   }
 
   /**

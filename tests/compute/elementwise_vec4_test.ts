@@ -69,6 +69,7 @@ gpuTest(
       ["tanh", C.tanh],
       ["neg", C.neg],
       ["abs", C.abs],
+      ["silu", C.silu],
     ];
     for (const n of [8, 12, 7]) {
       for (const [name, f] of unaries) {

@@ -15,6 +15,7 @@ export const unaryCodes: Record<UnaryOp, number> = {
   sigmoid: 8,
   abs: 9,
   sign: 10,
+  silu: 11,
 };
 
 export const binaryCodes: Record<BinaryOp, number> = {
@@ -69,6 +70,10 @@ ${MAIN_1D} {
       r = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= ${T}(0.0));
     }
     case 9u: { r = abs(v); }
+    case 11u: {
+      let e = exp(-abs(v));
+      r = v * select(e / (1.0 + e), 1.0 / (1.0 + e), v >= ${T}(0.0));
+    }
     default: { r = sign(v); }
   }
   out[i] = r;

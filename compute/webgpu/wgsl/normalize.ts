@@ -6,9 +6,8 @@
 
 import { PRELUDE } from "./common.ts";
 
-const STATS = PRELUDE + /* wgsl */ `
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+const stats = (bindings: string) =>
+  PRELUDE + bindings + /* wgsl */ `
 var<workgroup> part: array<f32, 64>;
 fn workgroup_sum(v: f32, lid: u32) -> f32 {
   part[lid] = v;
@@ -21,7 +20,7 @@ fn workgroup_sum(v: f32, lid: u32) -> f32 {
   workgroupBarrier();
   return total;
 }
-// params: [0] rows, [1] cols, [2] eps (f32)
+// params: [0] rows, [1] cols, [2] eps (f32), [3] groups, [4] spatial (group norm)
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
   let row = wid.x + wid.y * 65535u;
@@ -36,8 +35,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: 
   WRITE
 }`;
 
-export const NORMALIZE_ROWS = STATS.replace(
+const IN_OUT = /* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`;
+
+export const NORMALIZE_ROWS = stats(IN_OUT).replace(
   "WRITE",
   "for (var i = lid; i < cols; i += 64u) { out[base + i] = (x[base + i] - mean) * rstd; }",
 );
-export const ROW_RSTD = STATS.replace("WRITE", "if (lid == 0u) { out[row] = rstd; }");
+export const ROW_RSTD = stats(IN_OUT).replace("WRITE", "if (lid == 0u) { out[row] = rstd; }");
+// row = (example, group); element i of the row lies in channel group·(C/groups) + i / spatial
+export const GROUP_NORM = stats(/* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;`).replace(
+  "WRITE",
+  /* wgsl */ `let spatial = P(4u);
+  let c0 = (row % P(3u)) * (cols / spatial);
+  for (var i = lid; i < cols; i += 64u) {
+    let c = c0 + i / spatial;
+    out[base + i] = (x[base + i] - mean) * rstd * gamma[c] + beta[c];
+  }`,
+);

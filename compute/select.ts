@@ -23,10 +23,12 @@ export function webgpuBackend(): Promise<WebGpuBackend | null> {
 export async function selectBackend(
   name: BackendName,
   log: (line: string) => void = () => {},
+  o: { autotune?: boolean } = {},
 ): Promise<Backend> {
   if (name === "reference") return referenceBackend();
   const gpu = await webgpuBackend();
   if (gpu) {
+    if (o.autotune === false) gpu.autotune = null; // --no-autotune
     if (name === "auto") {
       log(
         `backend: webgpu on ${gpu.adapterName}${

@@ -97,6 +97,10 @@ export function register(cmd: Command): void {
       new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
         .default("auto"),
     )
+    .option(
+      "--no-autotune",
+      "WebGPU: keep the default kernel variants (no per-shape timing or cache)",
+    )
     .option("--json", "print one JSON document on stdout")
     .option("--quiet", "no progress on stderr")
     .addHelpText(

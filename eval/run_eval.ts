@@ -51,6 +51,8 @@ export interface EvalFlags {
   out?: string;
   seed: number;
   backend: string;
+  /** false under --no-autotune */
+  autotune?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -103,7 +105,9 @@ export async function runEval(f: EvalFlags): Promise<void> {
   checkFlags(f);
   const started = performance.now();
   const log = (line: string) => f.quiet || console.error(line);
-  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
+  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log, {
+    autotune: f.autotune !== false,
+  });
   const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const model: DiffusionModel = f.ckpt
     ? (await loadTrainedModel(f.ckpt, backend, dtype, f.weights as "ema" | "raw")).model

@@ -42,6 +42,8 @@ export interface CommonFlags {
   out?: string;
   seed: number;
   backend: string;
+  /** false under --no-autotune */
+  autotune?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -101,6 +103,10 @@ export function addCommonOptions(cmd: Command): Command {
       new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
         .default("auto"),
     )
+    .option(
+      "--no-autotune",
+      "WebGPU: keep the default kernel variants (no per-shape timing or cache)",
+    )
     .option("--json", "print one JSON document on stdout")
     .option("--quiet", "no progress on stderr");
 }
@@ -122,7 +128,9 @@ export async function setup(f: CommonFlags, command: string): Promise<Setup> {
   if (!f.out) throw new UsageError(`${command} needs --out FILE (.png, .npy or .json)`);
   const started = performance.now();
   const log = (line: string) => f.quiet || console.error(line);
-  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
+  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log, {
+    autotune: f.autotune !== false,
+  });
   const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const model = await resolveSamplingModel(f, backend, dtype);
   checkOutputPath(f.out, model.shape);

@@ -31,6 +31,8 @@ export interface SampleFlags {
   detailReport?: boolean;
   seed: number;
   backend: string;
+  /** false under --no-autotune */
+  autotune?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -118,7 +120,9 @@ export async function runSample(f: SampleFlags): Promise<void> {
     : undefined;
   const started = performance.now();
   const log = (line: string) => f.quiet || console.error(line);
-  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log);
+  const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log, {
+    autotune: f.autotune !== false,
+  });
   const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const model = await resolveSamplingModel(f, backend, dtype);
   const { sde } = model;

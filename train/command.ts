@@ -136,6 +136,10 @@ export function register(cmd: Command): void {
       new Option("--backend <name>", "compute backend").choices(["auto", "webgpu", "reference"])
         .default("auto"),
     )
+    .option(
+      "--no-autotune",
+      "WebGPU: keep the default kernel variants (no per-shape timing or cache)",
+    )
     .option("--json", "print the final summary as JSON")
     .option("--quiet", "no progress on stderr")
     .addHelpText(
@@ -226,6 +230,7 @@ Examples:
         resume: f.resume === true,
         init: f.init,
         backend: f.backend,
+        autotune: f.autotune,
         logEvery: f.logEvery,
         ckptEvery: f.ckptEvery,
         keep: f.keep,

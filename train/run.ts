@@ -50,6 +50,8 @@ export interface RunOptions {
   resume: boolean;
   init?: string;
   backend: string;
+  /** false under --no-autotune */
+  autotune?: boolean;
   logEvery: number;
   ckptEvery: number;
   keep: number;
@@ -72,7 +74,9 @@ export async function runTraining(
   o: RunOptions,
 ): Promise<Record<string, unknown>> {
   const log = (s: string) => o.quiet || console.error(s);
-  const backend: Backend = await selectBackend(o.backend as "auto" | "webgpu" | "reference", log);
+  const backend: Backend = await selectBackend(o.backend as "auto" | "webgpu" | "reference", log, {
+    autotune: o.autotune !== false,
+  });
   const dtype: DType = "f32";
   const sde = sdeFromJson(requested.sde);
   const dataRng = Rng.fromSeed(requested.seed).derive("data");

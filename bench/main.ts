@@ -5,7 +5,7 @@
  * likelihood) run on every available backend; `--peers` runs the same cases in PyTorch CPU
  * and TensorFlow.js (wasm, WebGPU) in the same invocation and prints our/peer ratios.
  *
- *   deno task bench [--json] [--cases matmul,unet28.forward,…] [--reps N] [--peers]
+ *   deno task bench [--json] [--cases matmul,unet28.forward,…] [--reps N] [--peers [--peer-reps N]]
  *                   [--backend all|webgpu|reference] [--no-autotune] [--spike]
  */
 
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     cases: { type: "string" },
     reps: { type: "string", default: "5" },
+    "peer-reps": { type: "string" },
     peers: { type: "boolean", default: false },
     backend: { type: "string", default: "all" },
     "no-autotune": { type: "boolean", default: false },
@@ -43,6 +44,10 @@ if (!Number.isInteger(reps) || reps < 1) {
 }
 if (!["all", "webgpu", "reference"].includes(values.backend!)) {
   fail(`--backend must be all, webgpu or reference, got ${values.backend}`);
+}
+const peerReps = Number(values["peer-reps"] ?? reps);
+if (!Number.isInteger(peerReps) || peerReps < 1) {
+  fail(`--peer-reps must be a positive integer, got ${values["peer-reps"]}`);
 }
 const wanted = values.cases?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
 /** A case runs when no --cases were given, or one names it or a dotted prefix of it. */
@@ -75,7 +80,7 @@ for (const be of backends) {
   await runModels(be, reps, record, only);
 }
 const names = [...new Set(results.map((r) => r.name))];
-const peers: PeerReport[] = values.peers ? await runPeers(names, reps, log) : [];
+const peers: PeerReport[] = values.peers ? await runPeers(names, peerReps, log) : [];
 for (const p of peers) {
   for (const r of p.results) {
     // a peer's GFLOP/s uses our nominal count for the same case

@@ -47,7 +47,10 @@ export async function runPeers(
   log: (s: string) => void,
 ): Promise<PeerReport[]> {
   const reports: PeerReport[] = [];
-  for (const { peer, cmd } of peerCommands(names.join(","), reps)) {
+  // no peer implements the likelihood case (score_sde's RK45 path would be its peer)
+  const shared = names.filter((n) => !n.startsWith("eval_nll."));
+  if (shared.length === 0) return [];
+  for (const { peer, cmd } of peerCommands(shared.join(","), reps)) {
     log(`${peer}:`);
     reports.push(await runPeer(peer, cmd, log));
   }

@@ -219,6 +219,7 @@ export const cases: Case[] = [
     ["logsumexp [1] of [3,4]", [N(3, 4)], (x) => C.logsumexp(x, [1])],
     ["logsumexp all, keepDims", [N(3, 4)], (x) => C.logsumexp(x, [0, 1], true)],
     ["softmax [3,5]", [N(3, 5)], (x) => C.softmax(x)],
+    ["softmax of large logits [2,70] (the max shift)", [N(2, 70)], (x) => C.softmax(C.mul(x, 40))],
     ["softmax axis 0 of a permuted view", [N(5, 3)], (x) => C.softmax(T(x), 0)],
     ["softmax [4,250] (1000 elements)", [N(4, 250)], (x) => C.softmax(x)],
     [

@@ -6,6 +6,7 @@
  * and TensorFlow.js (wasm, WebGPU) in the same invocation and prints our/peer ratios.
  *
  *   deno task bench [--json] [--cases matmul,unet28.forward,…] [--reps N] [--peers [--peer-reps N]]
+ *                   [--peer pytorch-cpu|tfjs-wasm|tfjs-webgpu …] (some peers only)
  *                   [--backend all|webgpu|reference] [--no-autotune] [--spike]
  */
 
@@ -16,7 +17,7 @@ import { runKernels } from "./kernels.ts";
 import { runModels } from "./models.ts";
 import type { CaseResult } from "./measure.ts";
 import { printSpike } from "./spike_report.ts";
-import { type PeerReport, runPeers } from "./peers/run_peers.ts";
+import { type PeerReport, PEERS, runPeers } from "./peers/run_peers.ts";
 import { printTable, ratioRows } from "./report.ts";
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     reps: { type: "string", default: "5" },
     "peer-reps": { type: "string" },
     peers: { type: "boolean", default: false },
+    peer: { type: "string", multiple: true },
     backend: { type: "string", default: "all" },
     "no-autotune": { type: "boolean", default: false },
     spike: { type: "boolean", default: false },
@@ -80,7 +82,13 @@ for (const be of backends) {
   await runModels(be, reps, record, only);
 }
 const names = [...new Set(results.map((r) => r.name))];
-const peers: PeerReport[] = values.peers ? await runPeers(names, peerReps, log) : [];
+const chosenPeers = values.peer ?? [];
+for (const p of chosenPeers) {
+  if (!PEERS.includes(p)) fail(`--peer must be one of ${PEERS.join(", ")}, got ${p}`);
+}
+const peers: PeerReport[] = values.peers || chosenPeers.length > 0
+  ? await runPeers(names, peerReps, log, chosenPeers.length > 0 ? chosenPeers : PEERS)
+  : [];
 for (const p of peers) {
   for (const r of p.results) {
     // a peer's GFLOP/s uses our nominal count for the same case

@@ -41,16 +41,21 @@ function python(): string {
   }
 }
 
+/** Every peer, by the `backend` name its rows carry. */
+export const PEERS = ["pytorch-cpu", "tfjs-wasm", "tfjs-webgpu"];
+
 export async function runPeers(
   names: string[],
   reps: number,
   log: (s: string) => void,
+  which: string[] = PEERS,
 ): Promise<PeerReport[]> {
   const reports: PeerReport[] = [];
   // no peer implements the likelihood case (score_sde's RK45 path would be its peer)
   const shared = names.filter((n) => !n.startsWith("eval_nll."));
   if (shared.length === 0) return [];
   for (const { peer, cmd } of peerCommands(shared.join(","), reps)) {
+    if (!which.includes(peer)) continue;
     log(`${peer}:`);
     reports.push(await runPeer(peer, cmd, log));
   }

@@ -44,6 +44,7 @@ import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
 import { GROUP_NORM, NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
 import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
 import { TextureConv } from "./conv2d_texture.ts";
+import { CONV2D_TILED, convTiledDims } from "./wgsl/conv2d_tiled.ts";
 import { CONV_TEXTURE_KERNELS } from "./wgsl/conv2d_texture.ts";
 
 /** One product's operands, as `matmul` receives them. */
@@ -91,6 +92,7 @@ const kernels = {
   conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
+  conv2dTiled: { code: CONV2D_TILED, bindings: ["read", "read", "write"] },
   ...CONV_TEXTURE_KERNELS,
   triangularSolve: { code: TRIANGULAR_SOLVE, bindings: ["read", "read", "write"] },
   adam: { code: ADAM, bindings: ["write", "read", "write", "write", "read"] },
@@ -112,6 +114,14 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   "storage",
   "tiled",
 ];
+/**
+ * conv2d maps: `texture` (the lowering of conv2d_texture.ts), `direct` (one thread per output),
+ * `tiled` (shared-memory implicit GEMM, wgsl/conv2d_tiled.ts).
+ */
+export type ConvVariant = "texture" | "direct" | "tiled";
+export const CONV_VARIANTS: readonly ConvVariant[] = ["texture", "direct", "tiled"];
+/** 0 forward, 1 weight gradient, 2 input gradient (the MODE of wgsl/conv2d_tiled.ts). */
+type ConvMode = 0 | 1 | 2;
 const TEXTURE_KERNEL = {
   texture: ["matmulTexture", 4],
   texture8: ["matmulTexture8", 8],
@@ -156,6 +166,8 @@ export class WebGpuBackend implements Backend {
   #modules = new Map<Kernel, GPUShaderModule>();
   #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
   matmulVariant: MatmulVariant;
+  /** A conv2d variant forced for every geometry (tests); null lets the default or the tuner pick. */
+  convVariant: ConvVariant | null = null;
   /** Per-shape kernel choices (autotune.ts); null runs the defaults. */
   autotune: Autotuner | null;
   /** conv2d through texture-packed GEMMs, taken with the `texture` matmul variant. */
@@ -462,21 +474,81 @@ export class WebGpuBackend implements Backend {
     // float32 is the only dtype here, so a cast is a copy
     this.copy(x, { offset: 0, strides: [1] }, out, { offset: 0, strides: [1] }, [out.length]);
   }
-  // The direct kernels serve real GPUs and convolutions too small to pay for the packs.
+  // The three maps share one chooser: the texture lowering (CPU adapters), the direct kernels
+  // (one thread per output: small convolutions) or shared-memory implicit GEMMs (real GPUs).
   conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
-    if (this.#convByTexture(g) && this.convTexture.forward(x, w, g, out)) return;
-    this.#conv("conv2d", [x, w, out], g, g.n * g.o * g.ho * g.wo);
+    this.#convChoose(0, x, w, g, out);
   }
   conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
-    if (this.#convByTexture(g) && this.convTexture.inputGrad(dy, w, g, out)) return;
-    this.#conv("conv2dInputGrad", [dy, w, out], g, g.n * g.c * g.h * g.w);
+    this.#convChoose(2, dy, w, g, out);
   }
   conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void {
-    if (this.#convByTexture(g) && this.convTexture.weightGrad(x, dy, g, out)) return;
-    this.#conv("conv2dWeightGrad", [x, dy, out], g, g.o * g.c * g.kh * g.kw);
+    this.#convChoose(1, x, dy, g, out);
   }
-  #convByTexture(g: ConvGeometry): boolean {
-    return this.matmulVariant === "texture" && this.convTexture.applies(g);
+  /** The default (`convVariant` when set), or the tuned choice for this map and geometry. */
+  #convChoose(mode: ConvMode, a: Storage, b: Storage, g: ConvGeometry, out: Storage): void {
+    const texture = this.convTexture.applies(g);
+    let variant: ConvVariant = this.convVariant ??
+      (texture && this.matmulVariant.startsWith("texture")
+        ? "texture"
+        : this.software
+        ? "direct"
+        : "tiled");
+    if (this.autotune && this.convVariant === null) {
+      const key =
+        `conv${mode}:${g.n}x${g.c}x${g.h}x${g.w}:${g.o}x${g.kh}x${g.kw}:s${g.stride}p${g.padding}`;
+      const eligible = CONV_VARIANTS.filter((v) => v !== "texture" || texture);
+      const tuned = this.autotune.choice(key) as ConvVariant | undefined;
+      if (tuned && eligible.includes(tuned)) variant = tuned;
+      else this.autotune.request(key, this.#convTrial(eligible, mode, g));
+    }
+    this.#convWith(variant, mode, a, b, g, out);
+  }
+  #convWith(v: ConvVariant, mode: ConvMode, a: Storage, b: Storage, g: ConvGeometry, out: Storage) {
+    if (v === "texture") {
+      const t = this.convTexture;
+      const done = mode === 0
+        ? t.forward(a, b, g, out)
+        : mode === 1
+        ? t.weightGrad(a, b, g, out)
+        : t.inputGrad(a, b, g, out);
+      if (done) return;
+    }
+    if (v === "tiled") {
+      const [m, n] = convTiledDims(mode, g), p = this.#params();
+      p.u.set([0, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding, g.ho, g.wo]);
+      const gx = Math.ceil(n / TILE);
+      this.#dispatch("conv2dTiled", [a, b, out], p.offset, [
+        Math.min(gx, MAX_GROUPS),
+        Math.ceil(m / TILE),
+        Math.ceil(gx / MAX_GROUPS),
+      ], { MODE: mode });
+      return;
+    }
+    const [kernel, count] = mode === 0
+      ? ["conv2d", g.n * g.o * g.ho * g.wo] as const
+      : mode === 1
+      ? ["conv2dWeightGrad", g.o * g.c * g.kh * g.kw] as const
+      : ["conv2dInputGrad", g.n * g.c * g.h * g.w] as const;
+    this.#conv(kernel, [a, b, out], g, count);
+  }
+  /** Times each eligible variant of one map on scratch operands of its geometry. */
+  #convTrial(candidates: ConvVariant[], mode: ConvMode, g: ConvGeometry) {
+    const x = g.n * g.c * g.h * g.w, w = g.o * g.c * g.kh * g.kw, dy = g.n * g.o * g.ho * g.wo;
+    const sizes = mode === 0 ? [x, w, dy] : mode === 1 ? [x, dy, w] : [dy, w, x];
+    return {
+      candidates,
+      time: async (c: string) => {
+        const [a, b, out] = sizes.map((n) => this.alloc(n, "f32"));
+        const t0 = performance.now();
+        this.#convWith(c as ConvVariant, mode, a, b, g, out);
+        this.flush();
+        await this.device.queue.onSubmittedWorkDone();
+        const ms = performance.now() - t0;
+        for (const s of [a, b, out]) this.free(s);
+        return ms;
+      },
+    };
   }
   #conv(kernel: Kernel, storages: Storage[], g: ConvGeometry, count: number): void {
     this.#launch1d(kernel, storages, count, (p) => {

@@ -17,8 +17,10 @@ export interface RatioRow {
 
 export function ratioRows(results: CaseResult[]): RatioRow[] {
   const rows: RatioRow[] = [];
+  // the reference backend is compared with the peers only when WebGPU did not run
+  const ours = results.some((r) => r.backend === "webgpu") ? ["webgpu"] : OURS;
   for (const r of results) {
-    if (!OURS.includes(r.backend)) continue;
+    if (!ours.includes(r.backend)) continue;
     for (const p of results) {
       if (p.name !== r.name || p.backend === r.backend || OURS.includes(p.backend)) continue;
       rows.push({

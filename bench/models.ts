@@ -20,8 +20,12 @@ import {
   valueAndGrad,
 } from "../compute/mod.ts";
 import { NetworkScoreModel } from "../nn/score_network.ts";
-import { type NetworkConfig, networkForward, type NetworkParams } from "../nn/network.ts";
-import { initNetwork } from "../nn/network.ts";
+import {
+  initNetwork,
+  type NetworkConfig,
+  networkForward,
+  type NetworkParams,
+} from "../nn/network.ts";
 import { makeSde } from "../sde/processes.ts";
 import { pfOdeLogLikelihood } from "../sde/likelihood.ts";
 import { ADAM_DEFAULT, adamStep, initAdam } from "../train/optim/adam.ts";

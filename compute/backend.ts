@@ -77,6 +77,15 @@ export interface ConvGeometry {
   wo: number;
 }
 
+/** x [n, channels, spatial…] in `groups` groups of channels/groups channels; ε of the variance. */
+export interface GroupNormGeometry {
+  n: number;
+  channels: number;
+  spatial: number;
+  groups: number;
+  eps: number;
+}
+
 export interface Backend {
   readonly name: "reference" | "webgpu";
   supports(dtype: DType): boolean;
@@ -151,7 +160,7 @@ export interface Backend {
     x: Storage,
     gamma: Storage,
     beta: Storage,
-    g: { n: number; channels: number; spatial: number; groups: number; eps: number },
+    g: GroupNormGeometry,
     out: Storage,
   ): void;
   /** ρ_r = (σ²_r + eps)^(−1/2) of each row of a contiguous [rows, cols] x, into out [rows]. */

@@ -10,6 +10,7 @@ import {
   bytesPerElement,
   type ConvGeometry,
   type DType,
+  type GroupNormGeometry,
   type RandomParams,
   type ReduceOp,
   type Storage,
@@ -275,7 +276,7 @@ export class ReferenceBackend implements Backend {
     x: Storage,
     gamma: Storage,
     beta: Storage,
-    g: { n: number; channels: number; spatial: number; groups: number; eps: number },
+    g: GroupNormGeometry,
     out: Storage,
   ): void {
     const cols = (g.channels / g.groups) * g.spatial, G = d(gamma), B = d(beta);

@@ -42,9 +42,15 @@ export class Autotuner {
     return this.#choices[key];
   }
 
-  /** Queues a trial for `key` unless it is tuned or queued already. */
-  request(key: string, trial: Trial): void {
-    if (!(key in this.#choices) && !this.#pending.has(key)) this.#pending.set(key, trial);
+  /**
+   * The cached choice for `key` when it is one of `eligible`; otherwise undefined, so the
+   * caller runs its default, and an untuned key queues the trial that `trial` builds (once).
+   */
+  pick(key: string, eligible: readonly string[], trial: () => Trial): string | undefined {
+    const tuned = this.#choices[key];
+    if (tuned !== undefined) return eligible.includes(tuned) ? tuned : undefined;
+    if (!this.#pending.has(key)) this.#pending.set(key, trial());
+    return undefined;
   }
 
   get pending(): number {

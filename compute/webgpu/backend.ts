@@ -12,6 +12,7 @@ import {
   bytesPerElement,
   type ConvGeometry,
   type DType,
+  type GroupNormGeometry,
   MAX_RANK,
   type RandomParams,
   type ReduceOp,
@@ -39,7 +40,7 @@ import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
 import { matmulTextureCode, PACK, TEX_LANES } from "./wgsl/matmul_texture.ts";
 import { MATMUL_TILED, TILE } from "./wgsl/matmul_tiled.ts";
-import { Autotuner, autotunerFromEnv } from "./autotune.ts";
+import { Autotuner, autotunerFromEnv, type Trial } from "./autotune.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
 import { GROUP_NORM, NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
 import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
@@ -397,21 +398,16 @@ export class WebGpuBackend implements Backend {
   ): void {
     if (batch > MAX_GROUPS) throw new Error(`webgpu matmul: batch ${batch} exceeds ${MAX_GROUPS}`);
     const shape = { a, as, b, bs, batch, m, n, k, out };
-    const eligible = MATMUL_VARIANTS.filter((v) => this.#matmulFits(v, batch, m, n, k));
-    const fallback = this.#matmulFits(this.matmulVariant, batch, m, n, k)
+    let variant: MatmulVariant = this.#matmulFits(this.matmulVariant, batch, m, n, k)
       ? this.matmulVariant
-      : this.matmulVariant === "tiled"
-      ? "tiled"
       : "storage";
-    let variant = fallback;
-    if (this.autotune && eligible.length > 1) {
+    if (this.autotune) {
+      const eligible = MATMUL_VARIANTS.filter((v) => this.#matmulFits(v, batch, m, n, k));
       // operand layouts change which loads are contiguous, so they are part of the shape
-      const key = `matmul:${batch}x${m}x${n}x${k}:${as[2] === 1 ? "r" : "c"}${
-        bs[2] === 1 ? "r" : "c"
-      }`;
-      const tuned = this.autotune.choice(key) as MatmulVariant | undefined;
-      if (tuned && eligible.includes(tuned)) variant = tuned;
-      else this.autotune.request(key, this.#matmulTrial(eligible, shape));
+      const layout = `${as[2] === 1 ? "r" : "c"}${bs[2] === 1 ? "r" : "c"}`;
+      const key = `matmul:${batch}x${m}x${n}x${k}:${layout}`;
+      const tuned = this.autotune.pick(key, eligible, () => this.#matmulTrial(eligible, shape));
+      variant = (tuned as MatmulVariant | undefined) ?? variant;
     }
     this.#matmulWith(variant, shape);
   }
@@ -450,26 +446,43 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Times each eligible variant on scratch operands of this product's shape and layout. */
-  #matmulTrial(candidates: MatmulVariant[], s: MatmulShape) {
+  #matmulTrial(candidates: MatmulVariant[], s: MatmulShape): Trial {
     const { as, bs, batch, m, n, k } = s;
+    // same layouts as the real operands: row- or column-major within each matrix
+    const as2: [number, number, number] = as[2] === 1 ? [m * k, k, 1] : [m * k, 1, m];
+    const bs2: [number, number, number] = bs[2] === 1 ? [k * n, n, 1] : [k * n, 1, k];
+    return this.#trial(
+      candidates,
+      [batch * m * k, batch * k * n, batch * m * n],
+      (c, [a, b, out]) =>
+        this.#matmulWith(c as MatmulVariant, { a, as: as2, b, bs: bs2, batch, m, n, k, out }),
+    );
+  }
+
+  /**
+   * A trial whose run of a candidate records `run` on fresh scratch buffers of `sizes` and waits
+   * for the queue: the time of that candidate alone, since everything before was flushed.
+   */
+  #trial(
+    candidates: readonly string[],
+    sizes: number[],
+    run: (candidate: string, scratch: Storage[]) => void,
+  ): Trial {
     return {
       candidates,
       time: async (c: string) => {
-        const a = this.alloc(batch * m * k, "f32"), b = this.alloc(batch * k * n, "f32");
-        const out = this.alloc(batch * m * n, "f32");
-        // same layouts as the real operands: row- or column-major within each matrix
-        const as2: [number, number, number] = as[2] === 1 ? [m * k, k, 1] : [m * k, 1, m];
-        const bs2: [number, number, number] = bs[2] === 1 ? [k * n, n, 1] : [k * n, 1, k];
+        const scratch = sizes.map((n) => this.alloc(n, "f32"));
         const t0 = performance.now();
-        this.#matmulWith(c as MatmulVariant, { a, as: as2, b, bs: bs2, batch, m, n, k, out });
+        run(c, scratch);
         this.flush();
         await this.device.queue.onSubmittedWorkDone();
         const ms = performance.now() - t0;
-        for (const x of [a, b, out]) this.free(x);
+        for (const x of scratch) this.free(x);
         return ms;
       },
     };
   }
+
   cast(x: Storage, out: Storage): void {
     // float32 is the only dtype here, so a cast is a copy
     this.copy(x, { offset: 0, strides: [1] }, out, { offset: 0, strides: [1] }, [out.length]);
@@ -498,9 +511,8 @@ export class WebGpuBackend implements Backend {
       const key =
         `conv${mode}:${g.n}x${g.c}x${g.h}x${g.w}:${g.o}x${g.kh}x${g.kw}:s${g.stride}p${g.padding}`;
       const eligible = CONV_VARIANTS.filter((v) => v !== "texture" || texture);
-      const tuned = this.autotune.choice(key) as ConvVariant | undefined;
-      if (tuned && eligible.includes(tuned)) variant = tuned;
-      else this.autotune.request(key, this.#convTrial(eligible, mode, g));
+      const tuned = this.autotune.pick(key, eligible, () => this.#convTrial(eligible, mode, g));
+      variant = (tuned as ConvVariant | undefined) ?? variant;
     }
     this.#convWith(variant, mode, a, b, g, out);
   }
@@ -533,23 +545,16 @@ export class WebGpuBackend implements Backend {
     this.#conv(kernel, [a, b, out], g, count);
   }
   /** Times each eligible variant of one map on scratch operands of its geometry. */
-  #convTrial(candidates: ConvVariant[], mode: ConvMode, g: ConvGeometry) {
+  #convTrial(candidates: ConvVariant[], mode: ConvMode, g: ConvGeometry): Trial {
     const x = g.n * g.c * g.h * g.w, w = g.o * g.c * g.kh * g.kw, dy = g.n * g.o * g.ho * g.wo;
     const sizes = mode === 0 ? [x, w, dy] : mode === 1 ? [x, dy, w] : [dy, w, x];
-    return {
+    return this.#trial(
       candidates,
-      time: async (c: string) => {
-        const [a, b, out] = sizes.map((n) => this.alloc(n, "f32"));
-        const t0 = performance.now();
-        this.#convWith(c as ConvVariant, mode, a, b, g, out);
-        this.flush();
-        await this.device.queue.onSubmittedWorkDone();
-        const ms = performance.now() - t0;
-        for (const s of [a, b, out]) this.free(s);
-        return ms;
-      },
-    };
+      sizes,
+      (c, [a, b, out]) => this.#convWith(c as ConvVariant, mode, a, b, g, out),
+    );
   }
+
   #conv(kernel: Kernel, storages: Storage[], g: ConvGeometry, count: number): void {
     this.#launch1d(kernel, storages, count, (p) => {
       p.set([count, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding, g.ho, g.wo]);
@@ -565,7 +570,7 @@ export class WebGpuBackend implements Backend {
     x: Storage,
     gamma: Storage,
     beta: Storage,
-    g: { n: number; channels: number; spatial: number; groups: number; eps: number },
+    g: GroupNormGeometry,
     out: Storage,
   ): void {
     const cols = (g.channels / g.groups) * g.spatial;

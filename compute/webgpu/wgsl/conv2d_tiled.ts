@@ -12,20 +12,17 @@
  * where that is a whole, in-range position, zero elsewhere.
  */
 
+import type { ConvGeometry } from "../../backend.ts";
 import { PRELUDE } from "./common.ts";
-import { TILE } from "./matmul_tiled.ts";
+import { TILED_GEMM } from "./matmul_tiled.ts";
 
 // params: [0] count (unused), [1] n, [2] c, [3] h, [4] w, [5] o, [6] kh, [7] kw, [8] stride,
 // [9] pad, [10] ho, [11] wo — the direct kernels' layout
-export const CONV2D_TILED = PRELUDE + /* wgsl */ `
+export const CONV2D_TILED = PRELUDE + TILED_GEMM + /* wgsl */ `
 override MODE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> src0: array<f32>;
 @group(0) @binding(2) var<storage, read> src1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-const TS = ${TILE}u;
-const TK = 16u;
-var<workgroup> as_: array<f32, ${TILE * 16}>; // [k][row]
-var<workgroup> bs: array<f32, ${TILE * 16}>;  // [k][col]
 struct Geo { n: u32, c: u32, h: u32, w: u32, o: u32, kh: u32, kw: u32, s: u32, p: u32, ho: u32, wo: u32 }
 fn geo() -> Geo {
   return Geo(P(1u), P(2u), P(3u), P(4u), P(5u), P(6u), P(7u), P(8u), P(9u), P(10u), P(11u));
@@ -60,94 +57,48 @@ fn dims(g: Geo) -> vec3<u32> { // M, N, K of the product
     default: { return vec3<u32>(g.c, g.n * g.h * g.w, g.o * taps); }
   }
 }
-fn load_a(g: Geo, row: u32, k: u32) -> f32 {
-  let taps = g.kh * g.kw;
+var<private> cg: Geo; // this dispatch's geometry, set first thing in main
+fn load_a(row: u32, k: u32) -> f32 {
+  let taps = cg.kh * cg.kw;
   switch MODE {
-    case 0u: { return src1[row * g.c * taps + k]; } // w[o, (c,a,b)]
+    case 0u: { return src1[row * cg.c * taps + k]; } // w[o, (c,a,b)]
     case 1u: { // dy[o, (n,p)], stored [n, o, p]
-      let hw = g.ho * g.wo;
-      return src1[((k / hw) * g.o + row) * hw + k % hw];
+      let hw = cg.ho * cg.wo;
+      return src1[((k / hw) * cg.o + row) * hw + k % hw];
     }
-    default: { return src1[((k / taps) * g.c + row) * taps + k % taps]; } // w[o, c, a, b]
+    default: { return src1[((k / taps) * cg.c + row) * taps + k % taps]; } // w[o, c, a, b]
   }
 }
-fn load_b(g: Geo, k: u32, col: u32) -> f32 {
+fn load_b(k: u32, col: u32) -> f32 {
   switch MODE {
-    case 0u: { return x_tilde(g, k, col); }
-    case 1u: { return x_tilde(g, col, k); }
-    default: { return dy_tilde(g, k, col); }
+    case 0u: { return x_tilde(cg, k, col); }
+    case 1u: { return x_tilde(cg, col, k); }
+    default: { return dy_tilde(cg, k, col); }
   }
 }
-fn store(g: Geo, row: u32, col: u32, v: f32) {
+fn store(row: u32, col: u32, v: f32) {
   switch MODE {
     case 0u: {
-      let hw = g.ho * g.wo;
-      out[((col / hw) * g.o + row) * hw + col % hw] = v;
+      let hw = cg.ho * cg.wo;
+      out[((col / hw) * cg.o + row) * hw + col % hw] = v;
     }
-    case 1u: { out[row * g.c * g.kh * g.kw + col] = v; }
+    case 1u: { out[row * cg.c * cg.kh * cg.kw + col] = v; }
     default: {
-      let hw = g.h * g.w;
-      out[((col / hw) * g.c + row) * hw + col % hw] = v;
+      let hw = cg.h * cg.w;
+      out[((col / hw) * cg.c + row) * hw + col % hw] = v;
     }
   }
 }
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let g = geo();
-  let mnk = dims(g); let m = mnk.x; let n = mnk.y; let k = mnk.z;
-  let row0 = wid.y * TS; let col0 = (wid.x + wid.z * 65535u) * TS;
-  let tid = lid.y * 16u + lid.x;
-  var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
-  for (var k0 = 0u; k0 < k; k0 += TK) {
-    for (var i = 0u; i < 4u; i++) {
-      let e = tid + i * 256u;
-      let ar = row0 + e / TK; let ak = k0 + e % TK;
-      var av = 0.0;
-      if (ar < m && ak < k) { av = load_a(g, ar, ak); }
-      as_[(e % TK) * TS + e / TK] = av;
-      let bk = k0 + e / TS; let bc = col0 + e % TS;
-      var bv = 0.0;
-      if (bk < k && bc < n) { bv = load_b(g, bk, bc); }
-      bs[e] = bv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      let ra = kk * TS + lid.y * 4u;
-      let cb = kk * TS + lid.x * 4u;
-      let bv = vec4<f32>(bs[cb], bs[cb + 1u], bs[cb + 2u], bs[cb + 3u]);
-      acc0 = fma(vec4<f32>(as_[ra]), bv, acc0);
-      acc1 = fma(vec4<f32>(as_[ra + 1u]), bv, acc1);
-      acc2 = fma(vec4<f32>(as_[ra + 2u]), bv, acc2);
-      acc3 = fma(vec4<f32>(as_[ra + 3u]), bv, acc3);
-    }
-    workgroupBarrier();
-  }
-  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-  let col = col0 + lid.x * 4u;
-  for (var r = 0u; r < 4u; r++) {
-    let row = row0 + lid.y * 4u + r;
-    if (row >= m) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      if (col + j < n) { store(g, row, col + j, accs[r][j]); }
-    }
-  }
+  cg = geo();
+  // the loop bounds come from the uniform parameters, not the private copy (barrier uniformity)
+  let mnk = dims(geo());
+  tiled_gemm(mnk.x, mnk.y, mnk.z, wid.y * TS, (wid.x + wid.z * 65535u) * TS, lid);
 }`;
 
 /** The product's M (rows) and N (columns), for the dispatch grid. */
-export function convTiledDims(
-  mode: 0 | 1 | 2,
-  g: {
-    n: number;
-    c: number;
-    h: number;
-    w: number;
-    o: number;
-    kh: number;
-    kw: number;
-    ho: number;
-    wo: number;
-  },
-): [number, number] {
+export function convTiledDims(mode: 0 | 1 | 2, g: ConvGeometry): [number, number] {
   if (mode === 0) return [g.o, g.n * g.ho * g.wo];
   if (mode === 1) return [g.o, g.c * g.kh * g.kw];
   return [g.c, g.n * g.h * g.w];

@@ -130,6 +130,21 @@ ${MAIN_1D} {
 /** How a four-wide binary kernel reads an operand (see BINARY4). */
 export const VEC4_MODE = { dense: 0, scalar: 1, splat: 2, gather: 3 } as const;
 
+/** `load_<x>(i, rank)`: four elements of operand x read as its MODE says (strides at `base`). */
+const vec4Loader = (x: string, mode: string, base: number) => /* wgsl */ `
+fn at_${x}(j: u32) -> f32 { return ${x}[j >> 2u][j & 3u]; }
+fn load_${x}(i: u32, rank: u32) -> vec4<f32> {
+  switch ${mode} {
+    case 0u: { return ${x}[i]; }
+    case 1u: { return vec4<f32>(${x}[0][0]); }
+    case 2u: { return vec4<f32>(at_${x}(strided(4u * i, rank, ${base}u))); }
+    default: {
+      return vec4<f32>(at_${x}(strided(4u * i, rank, ${base}u)), at_${x}(strided(4u * i + 1u, rank, ${base}u)),
+                       at_${x}(strided(4u * i + 2u, rank, ${base}u)), at_${x}(strided(4u * i + 3u, rank, ${base}u)));
+    }
+  }
+}`;
+
 // Four outputs per invocation (n divisible by 4). MA and MB say how each operand is read:
 // dense, one 16-byte load · scalar, element 0 (its strides are all 0) · splat, one strided
 // element for all four (its last-axis stride is 0 and the last extent divisible by 4, so the
@@ -142,30 +157,7 @@ override MB: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
-fn at_a(j: u32) -> f32 { return a[j >> 2u][j & 3u]; }
-fn at_b(j: u32) -> f32 { return b[j >> 2u][j & 3u]; }
-fn load_a(i: u32, rank: u32) -> vec4<f32> {
-  switch MA {
-    case 0u: { return a[i]; }
-    case 1u: { return vec4<f32>(a[0][0]); }
-    case 2u: { return vec4<f32>(at_a(strided(4u * i, rank, 10u))); }
-    default: {
-      return vec4<f32>(at_a(strided(4u * i, rank, 10u)), at_a(strided(4u * i + 1u, rank, 10u)),
-                       at_a(strided(4u * i + 2u, rank, 10u)), at_a(strided(4u * i + 3u, rank, 10u)));
-    }
-  }
-}
-fn load_b(i: u32, rank: u32) -> vec4<f32> {
-  switch MB {
-    case 0u: { return b[i]; }
-    case 1u: { return vec4<f32>(b[0][0]); }
-    case 2u: { return vec4<f32>(at_b(strided(4u * i, rank, 16u))); }
-    default: {
-      return vec4<f32>(at_b(strided(4u * i, rank, 16u)), at_b(strided(4u * i + 1u, rank, 16u)),
-                       at_b(strided(4u * i + 2u, rank, 16u)), at_b(strided(4u * i + 3u, rank, 16u)));
-    }
-  }
-}
+${vec4Loader("a", "MA", 10)}${vec4Loader("b", "MB", 16)}
 ${MAIN_1D} {
   let i = flat_index(gid, nwg);
   if (i >= P(0u)) { return; }

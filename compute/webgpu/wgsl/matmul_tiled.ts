@@ -4,6 +4,10 @@
  * each invocation accumulates a 4×4 block of C in registers, so every operand element fetched
  * from global memory feeds 64 multiply-adds. (On lavapipe the lane-varying workgroup loads
  * become scalar loops; the autotuner measures rather than assumes.)
+ *
+ * The tile loop (`TILED_GEMM`) is shared with the implicit-GEMM convolutions
+ * (conv2d_tiled.ts): a kernel supplies `load_a(row, k)`, `load_b(k, col)` and
+ * `store(row, col, v)` and calls `tiled_gemm`.
  */
 
 import { PRELUDE } from "./common.ts";
@@ -11,22 +15,14 @@ import { PRELUDE } from "./common.ts";
 export const TILE = 64;
 const TK = 16;
 
-// params as MATMUL: [0] batch, [1] M, [2] N, [3] K, [4..6] A strides, [8..10] B strides
-export const MATMUL_TILED = PRELUDE + /* wgsl */ `
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+/** C (m × n) = A (m × k) · B (k × n) for the workgroup's 64×64 tile at (row0, col0). */
+export const TILED_GEMM = /* wgsl */ `
 const TS = ${TILE}u;
 const TK = ${TK}u;
 var<workgroup> as_: array<f32, ${TILE * TK}>; // [k][row]
 var<workgroup> bs: array<f32, ${TILE * TK}>;  // [k][col]
-@compute @workgroup_size(16, 16, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let m = P(1u); let n = P(2u); let k = P(3u);
-  let p = wid.z;
-  let row0 = wid.y * TS; let col0 = wid.x * TS;
+fn tiled_gemm(m: u32, n: u32, k: u32, row0: u32, col0: u32, lid: vec3<u32>) {
   let tid = lid.y * 16u + lid.x;
-  let abase = p * P(4u); let bbase = p * P(8u);
   var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < k; k0 += TK) {
     for (var i = 0u; i < 4u; i++) {
@@ -34,11 +30,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       // A element (row e / TK, k e % TK); B element (k e / TS, col e % TS); zeros outside
       let ar = row0 + e / TK; let ak = k0 + e % TK;
       var av = 0.0;
-      if (ar < m && ak < k) { av = a[abase + ar * P(5u) + ak * P(6u)]; }
+      if (ar < m && ak < k) { av = load_a(ar, ak); }
       as_[(e % TK) * TS + e / TK] = av;
       let bk = k0 + e / TS; let bc = col0 + e % TS;
       var bv = 0.0;
-      if (bk < k && bc < n) { bv = b[bbase + bk * P(9u) + bc * P(10u)]; }
+      if (bk < k && bc < n) { bv = load_b(bk, bc); }
       bs[e] = bv;
     }
     workgroupBarrier();
@@ -58,9 +54,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var r = 0u; r < 4u; r++) {
     let row = row0 + lid.y * 4u + r;
     if (row >= m) { break; }
-    let base = (p * m + row) * n;
     for (var j = 0u; j < 4u; j++) {
-      if (col + j < n) { out[base + col + j] = accs[r][j]; }
+      if (col + j < n) { store(row, col + j, accs[r][j]); }
     }
   }
+}`;
+
+// params as MATMUL: [0] batch, [1] M, [2] N, [3] K, [4..6] A strides, [8..10] B strides
+export const MATMUL_TILED = PRELUDE + TILED_GEMM + /* wgsl */ `
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+var<private> batch: u32;
+fn load_a(r: u32, q: u32) -> f32 { return a[batch * P(4u) + r * P(5u) + q * P(6u)]; }
+fn load_b(q: u32, c: u32) -> f32 { return b[batch * P(8u) + q * P(9u) + c * P(10u)]; }
+fn store(r: u32, c: u32, v: f32) { out[(batch * P(1u) + r) * P(2u) + c] = v; }
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  batch = wid.z;
+  tiled_gemm(P(1u), P(2u), P(3u), wid.y * TS, wid.x * TS, lid);
 }`;

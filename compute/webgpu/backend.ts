@@ -833,6 +833,12 @@ function vec4Mode(shape: number[], v: View): number {
   if (v.offset === 0 && (v.strides[last] === 0 || shape[last] === 1) && shape[last] % 4 === 0) {
     return VEC4_MODE.splat;
   }
+  if (
+    v.offset === 0 && v.strides[last] === 1 && shape[last] % 4 === 0 &&
+    v.strides.every((s, i) => i === last || s % 4 === 0)
+  ) {
+    return VEC4_MODE.row;
+  }
   return VEC4_MODE.gather;
 }
 

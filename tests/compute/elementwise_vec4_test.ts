@@ -1,5 +1,5 @@
-// The four-wide elementwise kernels read each operand one of four ways (dense, scalar, splat,
-// gather; wgsl/elementwise.ts): every way, every op, against the float64 reference, plus sizes
+// The four-wide elementwise kernels read each operand one of five ways (dense, scalar, splat,
+// row, gather; wgsl/elementwise.ts): every way, every op, against the float64 reference, plus sizes
 // not divisible by 4 that take the one-wide kernels.
 
 import { gpuTest } from "../_helpers/backends.ts";
@@ -24,7 +24,8 @@ const layouts: [number[], number[], string][] = [
   [[4, 6, 8], [4, 6, 8], "dense"],
   [[4, 6, 8], [], "scalar"],
   [[4, 6, 8], [4, 6, 1], "splat (last axis broadcast, extent 8)"],
-  [[4, 6, 8], [1, 6, 8], "gather (first axis broadcast)"],
+  [[4, 6, 8], [1, 6, 8], "row (first axis broadcast)"],
+  [[4, 6, 8], [8], "row (a bias along the last axis)"],
   [[4, 6, 7], [4, 1, 7], "gather (extent 7 not divisible by 4, total 168 is)"],
   [[3, 5], [3, 1], "one-wide kernel (15 elements)"],
 ];

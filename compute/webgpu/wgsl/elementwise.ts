@@ -128,7 +128,7 @@ ${MAIN_1D} {
 }`;
 
 /** How a four-wide binary kernel reads an operand (see BINARY4). */
-export const VEC4_MODE = { dense: 0, scalar: 1, splat: 2, gather: 3 } as const;
+export const VEC4_MODE = { dense: 0, scalar: 1, splat: 2, gather: 3, row: 4 } as const;
 
 /** `load_<x>(i, rank)`: four elements of operand x read as its MODE says (strides at `base`). */
 const vec4Loader = (x: string, mode: string, base: number) => /* wgsl */ `
@@ -138,6 +138,7 @@ fn load_${x}(i: u32, rank: u32) -> vec4<f32> {
     case 0u: { return ${x}[i]; }
     case 1u: { return vec4<f32>(${x}[0][0]); }
     case 2u: { return vec4<f32>(at_${x}(strided(4u * i, rank, ${base}u))); }
+    case 4u: { return ${x}[strided(4u * i, rank, ${base}u) >> 2u]; }
     default: {
       return vec4<f32>(at_${x}(strided(4u * i, rank, ${base}u)), at_${x}(strided(4u * i + 1u, rank, ${base}u)),
                        at_${x}(strided(4u * i + 2u, rank, ${base}u)), at_${x}(strided(4u * i + 3u, rank, ${base}u)));
@@ -148,7 +149,9 @@ fn load_${x}(i: u32, rank: u32) -> vec4<f32> {
 // Four outputs per invocation (n divisible by 4). MA and MB say how each operand is read:
 // dense, one 16-byte load · scalar, element 0 (its strides are all 0) · splat, one strided
 // element for all four (its last-axis stride is 0 and the last extent divisible by 4, so the
-// four outputs share it) · gather, four strided elements.
+// four outputs share it) · row, one 16-byte load at a strided index (its last-axis stride is 1
+// and every other stride and the last extent are multiples of 4: a bias broadcast
+// along rows) · gather, four strided elements.
 // params as BINARY, [0] n in vec4s
 export const BINARY4 = PRELUDE + STRIDED + binaryOps("vec4<f32>") + /* wgsl */ `
 override OP: u32 = 0u;

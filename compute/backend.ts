@@ -22,7 +22,17 @@ export type UnaryOp =
   | "abs"
   | "sign";
 
-export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "lt" | "eq";
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "maximum"
+  | "minimum"
+  | "lt"
+  | "eq"
+  /** siluGrad(x, g) = g · silu′(x): the SiLU's backward pass as one kernel */
+  | "siluGrad";
 
 export type ReduceOp = "sum" | "max";
 

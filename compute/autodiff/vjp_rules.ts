@@ -5,6 +5,7 @@
  */
 
 import {
+  binary,
   conv2d,
   conv2dInputGrad,
   conv2dWeightGrad,
@@ -85,11 +86,8 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
   tanh: (g, out) => [mul(g, sub(1, mul(out, out)))],
   // d σ(x) = σ(1 − σ) dx
   sigmoid: (g, out) => [mul(g, mul(out, sub(1, out)))],
-  // d silu(x) = σ(x)(1 + x(1 − σ(x))) dx, in differentiable ops (one fused kernel forward)
-  silu: (g, _out, [x]) => {
-    const s = sigmoid(x);
-    return [mul(g, mul(s, add(1, mul(x, sub(1, s)))))];
-  },
+  // d silu(x) = silu′(x) dx, silu′ = σ(x)(1 + x(1 − σ(x))): one fused kernel, itself differentiable
+  silu: (g, _out, [x]) => [binary("siluGrad", x, g)],
   // d|x| = sign(x) dx
   abs: (g, _out, [x]) => [mul(g, sign(x))],
   // sign is piecewise constant
@@ -108,6 +106,12 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     both(needs, [a, b], () => where(lt(b, a), 0, g), () => where(lt(b, a), g, 0)),
   lt: noGradient,
   eq: noGradient,
+  // siluGrad(x, g) = g silu′(x): d/dx = g silu″(x) with silu″ = σ(1 − σ)(2 + x(1 − 2σ)); d/dg = silu′(x)
+  siluGrad: (h, _out, [x, g], _p, needs) =>
+    both(needs, [x, g], () => {
+      const s = sigmoid(x);
+      return mul(mul(h, g), mul(mul(s, sub(1, s)), add(2, mul(x, sub(1, mul(s, 2))))));
+    }, () => binary("siluGrad", x, h)),
   // the condition carries no gradient
   where: (g, _out, [c, a, b], _p, needs) => [
     null,

@@ -3,11 +3,16 @@
 import type { Tensor } from "../tensor.ts";
 import { stopGradient } from "../autodiff/grad.ts";
 import { abs, add, exp, log, max, maximum, neg, sub, sum } from "./basic.ts";
-import { unary } from "../primitives.ts";
+import { binary, type Operand, unary } from "../primitives.ts";
 
-/** silu(x) = x·σ(x), one fused kernel (its VJP is composed, so any order works). */
+/** silu(x) = x·σ(x), one fused kernel; its VJP is `siluGrad`, so any order works. */
 export function silu(x: Tensor): Tensor {
   return unary("silu", x);
+}
+
+/** g · silu′(x) with silu′ = σ(x)(1 + x(1 − σ(x))): SiLU's backward pass as one fused kernel. */
+export function siluGrad(x: Operand, g: Operand): Tensor {
+  return binary("siluGrad", x, g);
 }
 
 /** softplus(x) = max(x, 0) + log(1 + e^{−|x|}), stable for large |x|. */

@@ -50,6 +50,10 @@ const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
   minimum: (a, b) => (a <= b ? a : b),
   lt: (a, b) => (a < b ? 1 : 0),
   eq: (a, b) => (a === b ? 1 : 0),
+  siluGrad: (x, g) => {
+    const s = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    return g * s * (1 + x * (1 - s));
+  },
 };
 
 /** Visits every index of `shape`, passing the strided offsets of each view (an odometer). */

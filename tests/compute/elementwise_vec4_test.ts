@@ -17,6 +17,7 @@ const binaries: [string, (a: Tensor, b: Tensor) => Tensor][] = [
   ["minimum", C.minimum],
   ["lt", C.lt],
   ["eq", C.eq],
+  ["siluGrad", C.siluGrad],
 ];
 
 // [a shape, b shape] and which read of b (and of a, by symmetry) each exercises

@@ -51,6 +51,7 @@ Deno.test("gradients of the binary primitives in either operand, first and secon
     ["minimum", C.minimum],
     ["lt", C.lt],
     ["eq", C.eq],
+    ["siluGrad", C.siluGrad],
   ];
   const cases: Case[] = ops.flatMap(([name, op]): Case[] => [
     [`${name}(x, c)`, (v) => op(v, c), x, s],

@@ -215,6 +215,8 @@ export const cases: Case[] = [
   ...group("composed", [
     ["silu [17]", [N(17)], C.silu],
     ["silu [4,8] (four-wide kernel)", [N(4, 8)], (x) => C.silu(C.mul(x, 4))],
+    ["siluGrad [17] (one-wide)", [N(17), N(17)], (x, g) => C.siluGrad(C.mul(x, 4), g)],
+    ["siluGrad [4,8] with a row-broadcast g", [N(4, 8), N(8)], (x, g) => C.siluGrad(x, g)],
     ["softplus of 4x (large |x|)", [N(3, 5)], (x) => C.softplus(C.mul(x, 4))],
     ["logsumexp [1] of [3,4]", [N(3, 4)], (x) => C.logsumexp(x, [1])],
     ["logsumexp all, keepDims", [N(3, 4)], (x) => C.logsumexp(x, [0, 1], true)],

@@ -27,6 +27,7 @@ export const binaryCodes: Record<BinaryOp, number> = {
   minimum: 5,
   lt: 6,
   eq: 7,
+  siluGrad: 8,
 };
 
 // params: [0] n, [1] value bits
@@ -104,7 +105,13 @@ fn apply(x: ${T}, y: ${T}) -> ${T} {
     case 4u: { return select(y, x, x >= y); }
     case 5u: { return select(y, x, x <= y); }
     case 6u: { return select(${T}(0.0), ${T}(1.0), x < y); }
-    default: { return select(${T}(0.0), ${T}(1.0), x == y); }
+    case 7u: { return select(${T}(0.0), ${T}(1.0), x == y); }
+    default: {
+      // y · σ(x)(1 + x(1 − σ(x))), σ through exp(−|x|) so no exp overflows
+      let e = exp(-abs(x));
+      let s = select(e / (1.0 + e), 1.0 / (1.0 + e), x >= ${T}(0.0));
+      return y * s * (1.0 + x * (1.0 - s));
+    }
   }
 }`;
 

@@ -54,3 +54,15 @@ export async function measure(
   }, reps);
   return { name, backend: backend.name, ...t, gflops: flops / (t.ms_median * 1e6) };
 }
+
+/** A run of `steps` steps as per-step figures (GFLOP/s is unchanged by the division). */
+export function perStep(r: CaseResult, steps: number): CaseResult {
+  if (steps === 1) return r;
+  return {
+    ...r,
+    ms_median: r.ms_median / steps,
+    ms_min: r.ms_min / steps,
+    ms_max: r.ms_max / steps,
+    note: `${steps} steps per loss readback`,
+  };
+}

@@ -32,7 +32,8 @@ import { ADAM_DEFAULT, adamStep, initAdam } from "../train/optim/adam.ts";
 import { PRESETS, UNET28 } from "../train/presets.ts";
 import { plan, type UnetConfig } from "../nn/unet_config.ts";
 import type { ResBlockShape } from "../nn/res_block.ts";
-import { type CaseResult, measure, timeCase } from "./measure.ts";
+import { type CaseResult, measure, perStep, timeCase } from "./measure.ts";
+import { STEPS_PER_READ } from "./steps_per_read.ts";
 
 /** The benchmark U-Net: the presets' UNET28 without dropout (timing should not depend on it). */
 export const UNET28_BENCH: NetworkConfig = { ...UNET28, dropout: 0 } as NetworkConfig;
@@ -98,17 +99,12 @@ export async function runModels(
     }
     if (only("unet28.train_step")) {
       record(
-        await trainStepCase(
-          be,
-          "unet28.train_step",
-          TRAIN_FACTOR * fwd,
-          slowReps,
-          params,
-          UNET28_BENCH,
+        await trainStepCase(be, "unet28.train_step", TRAIN_FACTOR * fwd, slowReps, params, {
+          config: UNET28_BENCH,
           x,
           t,
           y,
-        ),
+        }),
       );
     }
     if (only("unet28.divergence")) {
@@ -128,31 +124,42 @@ export async function runModels(
     const t = tensor(be, rng.derive("t").uniformHost(N), [N]);
     const flops = TRAIN_FACTOR * 2 * N * (34 * 128 + 128 * 128 * 2 + 128 * 2);
     record(
-      await trainStepCase(be, "mlp.train_step.b1024", flops, reps * 4, params, TOY_MLP, x, t, y),
+      await trainStepCase(be, "mlp.train_step.b1024", flops, reps, params, {
+        config: TOY_MLP,
+        x,
+        t,
+        y,
+      }),
     );
   }
   if (only("eval_nll.toy")) record(await evalNllToy(be));
 }
 
-/** mean((net(x, t) − y)²), its gradient and one Adam update, ending on the loss's readback. */
+/**
+ * mean((net(x, t) − y)²), its gradient and one Adam update, STEPS_PER_READ[name] times per run,
+ * ending on the last loss's readback; the result is per step.
+ */
 async function trainStepCase(
   be: Backend,
   name: string,
   flops: number,
   reps: number,
   params: NetworkParams,
-  config: NetworkConfig,
-  x: Tensor,
-  t: Tensor,
-  y: Tensor,
+  batch: { config: NetworkConfig; x: Tensor; t: Tensor; y: Tensor },
 ): Promise<CaseResult> {
+  const { config, x, t, y } = batch, steps = STEPS_PER_READ[name];
   const adam = initAdam(params);
   const loss = (p: NetworkParams) => mean(square(sub(networkForward(p, config, x, t), y)));
-  return await measure(be, name, flops, reps, () => {
+  const step = () => {
     const { value, grad } = valueAndGrad(loss)(params);
     adamStep(params, grad, adam, { ...ADAM_DEFAULT, lr: 1e-3 });
     return value;
+  };
+  const run = await measure(be, name, flops * steps, reps, () => {
+    for (let i = 1; i < steps; i++) tidy(step).dispose();
+    return step();
   });
+  return perStep(run, steps);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import type { CaseResult } from "../measure.ts";
+import { STEPS_PER_READ } from "../steps_per_read.ts";
 
 export interface PeerReport {
   peer: string;
@@ -17,7 +18,14 @@ const HERE = new URL(".", import.meta.url).pathname;
 
 /** The peers, each a command line ending in its own case list and repetitions. */
 function peerCommands(cases: string, reps: number): { peer: string; cmd: string[] }[] {
-  const common = ["--cases", cases, "--reps", String(reps)];
+  const common = [
+    "--cases",
+    cases,
+    "--reps",
+    String(reps),
+    "--steps-per-read",
+    JSON.stringify(STEPS_PER_READ),
+  ];
   const deno = [Deno.execPath(), "run", "--allow-all", `${HERE}tfjs_peer.ts`];
   return [
     { peer: "pytorch-cpu", cmd: [python(), `${HERE}torch_peer.py`, ...common] },

@@ -48,10 +48,13 @@ interface Args {
   backend: BackendName;
   cases: string[];
   reps: number;
+  /** training steps per timed run (times are per step), from bench/steps_per_read.ts */
+  stepsPerRead: Record<string, number>;
 }
 
 function parseArgs(argv: string[]): Args {
   let backend: string | undefined, cases = ALL_CASES, reps = 5;
+  let stepsPerRead: Record<string, number> = {};
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -62,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     if (flag === "--backend") backend = value();
     else if (flag === "--cases") cases = value().split(",").map((s) => s.trim()).filter(Boolean);
     else if (flag === "--reps") reps = Number(value());
+    else if (flag === "--steps-per-read") stepsPerRead = JSON.parse(value());
     else throw new Error(`unknown argument ${flag}`);
   }
   if (backend !== "wasm" && backend !== "webgpu") {
@@ -72,7 +76,7 @@ function parseArgs(argv: string[]): Args {
   if (unknown.length > 0) {
     throw new Error(`unknown case(s) ${unknown.join(", ")}; known: ${ALL_CASES.join(", ")}`);
   }
-  return { backend, cases, reps };
+  return { backend, cases, reps, stepsPerRead };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -721,7 +725,14 @@ async function main(): Promise<number> {
     let c: Case | undefined;
     try {
       c = makeCase(name, unet, unetParams.vars, mlp, mlpParams.vars);
-      const r = summarise(name, peer, await runCase(c, args.reps));
+      const steps = args.stepsPerRead[name] ?? 1, once = c.step;
+      // `steps` steps per timed run, reading only the last one's result
+      c.step = () => {
+        for (let i = 1; i < steps; i++) once().dispose();
+        return once();
+      };
+      const times = await runCase(c, args.reps);
+      const r = summarise(name, peer, times.map((ms) => ms / steps));
       log(`${name}: median ${r.ms_median} ms (min ${r.ms_min}, max ${r.ms_max})`);
       results.push(r);
     } catch (e) {

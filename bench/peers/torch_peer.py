@@ -50,6 +50,18 @@ UNET28 = dict(channels=1, resolution=28, base=32, mults=[1, 2, 2], res_blocks=1,
 GROUP_NORM_EPS = 1e-6  # score_sde's GroupNorm eps, also nn/group_norm.ts's
 
 
+def linked_blas(torch):
+    """The BLAS library this process loaded (Debian's torch calls whichever libblas.so.3 the
+    system's alternatives select: the netlib reference is ~20x slower than OpenBLAS)."""
+    torch.ones(8, 8) @ torch.ones(8, 8)  # make sure the library is loaded
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower()}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted(p for p in paths if p.startswith("/"))) or "unknown"
+
+
 def log(msg):
     print(f"[torch-peer] {msg}", file=sys.stderr, flush=True)
 
@@ -59,6 +71,9 @@ def parse_args(argv):
     ap.add_argument("--cases", default=",".join(ALL_CASES),
                     help="comma-separated case names (default: all)")
     ap.add_argument("--reps", type=int, default=5, help="timed runs per case (default 5)")
+    ap.add_argument("--steps-per-read", type=json.loads, default={},
+                    help='JSON {case: training steps per timed run}, times per step (run_peers.ts '
+                         'passes bench/steps_per_read.ts; default 1)')
     ap.add_argument("--threads", type=int, default=None,
                     help="intra-op threads (default: every core this process may use)")
     args = ap.parse_args(argv)
@@ -255,7 +270,7 @@ def read_scalar(*tensors):
 # Cases: each builder returns a closure doing one timed run.
 
 
-def build_cases(torch, Unet, Mlp, attention_core):
+def build_cases(torch, Unet, Mlp, attention_core, steps_per_read):
     F = torch.nn.functional
     B = 64
 
@@ -329,23 +344,25 @@ def build_cases(torch, Unet, Mlp, attention_core):
                 read_scalar(net(s["x"], s["t"]))
         return run
 
-    def train_step(net, x, t, y):
-        """mean((net(x, t) - y)^2), backward to every parameter, one Adam update."""
+    def train_step(net, x, t, y, steps):
+        """mean((net(x, t) - y)^2), backward to every parameter, one Adam update; `steps` of them
+        per run, reading the last loss."""
         opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
         def run():
             net.train()  # no dropout in these networks; train() only for form
             set_trainable(net, True)
-            opt.zero_grad(set_to_none=True)
-            loss = ((net(x, t) - y) ** 2).mean()
-            loss.backward()
-            opt.step()
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                loss = ((net(x, t) - y) ** 2).mean()
+                loss.backward()
+                opt.step()
             read_scalar(loss.detach())
         return run
 
     def unet_train_step():
         s = unet_inputs()
-        return train_step(s["net"], s["x"], s["t"], s["y"])
+        return train_step(s["net"], s["x"], s["t"], s["y"], steps_per_read.get("unet28.train_step", 1))
 
     def unet_divergence():
         # one Hutchinson probe: the VJP v^T d(net)/dx, with no parameter gradients at all
@@ -361,7 +378,8 @@ def build_cases(torch, Unet, Mlp, attention_core):
 
     def mlp_train_step():
         n = 1024
-        return train_step(Mlp(), torch.randn(n, 2), torch.rand(n), torch.randn(n, 2))
+        return train_step(Mlp(), torch.randn(n, 2), torch.rand(n), torch.randn(n, 2),
+                          steps_per_read.get("mlp.train_step.b1024", 1))
 
     builders = {
         "matmul.256": lambda: matmul(256),
@@ -399,19 +417,24 @@ def main(argv):
 
     Unet, Mlp, attention_core = define_networks(torch)
     unet28_params = sum(p.numel() for p in Unet(**UNET28).parameters())
+    blas = linked_blas(torch)
     log(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"unet28 {unet28_params} parameters")
+        f"unet28 {unet28_params} parameters, BLAS {blas}")
+    if "openblas" not in blas and "mkl" not in blas:
+        log("warning: reference BLAS; install libopenblas0-pthread for PyTorch's usual speed")
 
-    builders = build_cases(torch, Unet, Mlp, attention_core)
+    builders = build_cases(torch, Unet, Mlp, attention_core, args.steps_per_read)
     results = []
     for name in args.cases:
-        timing = time_case(builders[name](), args.reps)
+        steps = args.steps_per_read.get(name, 1)
+        timing = {k: v / steps for k, v in time_case(builders[name](), args.reps).items()}
         log(f"{name}: median {timing['ms_median']:.2f} ms "
             f"(min {timing['ms_min']:.2f}, max {timing['ms_max']:.2f})")
         results.append({"name": name, "backend": BACKEND, **timing})
 
     print(json.dumps({"peer": BACKEND, "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "unet28_params": unet28_params,
+                      "blas": blas,
                       "results": results}))
     return 0
 

@@ -11,7 +11,7 @@
  */
 
 /** Bump when a kernel's variants change, so cached choices made for the old ones are dropped. */
-export const AUTOTUNE_VERSION = 1;
+export const AUTOTUNE_VERSION = 2;
 
 /** How one shape's candidates are timed: milliseconds of one run of a candidate, synced. */
 export interface Trial {

@@ -39,7 +39,7 @@ import { COPY, REDUCE } from "./wgsl/movement.ts";
 import { MATMUL, MATMUL_COLS, MATMUL_LANES, MATMUL_ROWS } from "./wgsl/matmul.ts";
 import { ADAM, RANDOM, randomKindCodes } from "./wgsl/random_adam.ts";
 import { matmulTextureCode, PACK, TEX_LANES } from "./wgsl/matmul_texture.ts";
-import { MATMUL_TILED, TILE } from "./wgsl/matmul_tiled.ts";
+import { matmulTiledCode, TILE, TILE_SMALL } from "./wgsl/matmul_tiled.ts";
 import { Autotuner, autotunerFromEnv, type Trial } from "./autotune.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
 import { GROUP_NORM, NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
@@ -84,7 +84,8 @@ const kernels = {
   matmulTexture: { code: matmulTextureCode(4), bindings: ["texture", "texture", "write"] },
   matmulTexture8: { code: matmulTextureCode(8), bindings: ["texture", "texture", "write"] },
   matmulTexture16: { code: matmulTextureCode(16), bindings: ["texture", "texture", "write"] },
-  matmulTiled: { code: MATMUL_TILED, bindings: ["read", "read", "write"] },
+  matmulTiled: { code: matmulTiledCode(TILE), bindings: ["read", "read", "write"] },
+  matmulTiled32: { code: matmulTiledCode(TILE_SMALL), bindings: ["read", "read", "write"] },
   random: { code: RANDOM, bindings: ["write"] },
   cholesky: { code: CHOLESKY, bindings: ["read", "write"] },
   normalizeRows: { code: NORMALIZE_ROWS, bindings: ["read", "write"] },
@@ -105,15 +106,23 @@ type Resource = Storage | GPUTextureView;
  * Matmul kernels: `texture` (4, 8 or 16 accumulator rows) packs operands into textures (fast on
  * CPU-backed adapters, see wgsl/matmul_texture.ts); `storage` reads buffers directly with
  * uniform loads of A (register-tiled, lavapipe-shaped); `tiled` is the classic shared-memory
- * tiling for real GPUs. `matmulVariant` is the default; the autotuner may pick per shape.
+ * tiling for real GPUs, in 64×64 tiles (`tiled`) or 32×32 (`tiled32`, more workgroups for small
+ * products). `matmulVariant` is the default; the autotuner may pick per shape.
  */
-export type MatmulVariant = "texture" | "texture8" | "texture16" | "storage" | "tiled";
+export type MatmulVariant =
+  | "texture"
+  | "texture8"
+  | "texture16"
+  | "storage"
+  | "tiled"
+  | "tiled32";
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   "texture",
   "texture8",
   "texture16",
   "storage",
   "tiled",
+  "tiled32",
 ];
 /**
  * conv2d maps: `texture` (the lowering of conv2d_texture.ts), `direct` (one thread per output),
@@ -439,10 +448,12 @@ export class WebGpuBackend implements Backend {
     }
     const p = this.#params();
     p.u.set([batch, m, n, k, as[0], as[1], as[2], 0, bs[0], bs[1], bs[2]]);
-    const grid: [number, number, number] = variant === "tiled"
-      ? [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]
+    const tile = variant === "tiled" ? TILE : variant === "tiled32" ? TILE_SMALL : 0;
+    const grid: [number, number, number] = tile
+      ? [Math.ceil(n / tile), Math.ceil(m / tile), batch]
       : [Math.ceil(n / (MATMUL_LANES * MATMUL_COLS)), Math.ceil(m / MATMUL_ROWS), batch];
-    this.#dispatch(variant === "tiled" ? "matmulTiled" : "matmul", [a, b, out], p.offset, grid);
+    const kernel = tile === TILE ? "matmulTiled" : tile ? "matmulTiled32" : "matmul";
+    this.#dispatch(kernel, [a, b, out], p.offset, grid);
   }
 
   /** Times each eligible variant on scratch operands of this product's shape and layout. */

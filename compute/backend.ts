@@ -138,7 +138,10 @@ export interface Backend {
   reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[], out: Storage): void;
   /** Copies `shape` elements from a strided source window into a strided destination window. */
   copy(src: Storage, sv: View, dst: Storage, dv: View, shape: number[]): void;
-  /** Batched matmul; each operand's (batch, row, col) strides make transposes free. */
+  /**
+   * Batched matmul; each operand's (batch, row, col) strides make transposes free. A `bias` of
+   * n elements, when given, is added to every row of the product.
+   */
   matmul(
     a: Storage,
     as: readonly [number, number, number],
@@ -149,6 +152,7 @@ export interface Backend {
     n: number,
     k: number,
     out: Storage,
+    bias?: Storage,
   ): void;
   cast(x: Storage, out: Storage): void;
   /** y[n,o,i,j] = Σ x[n,c,i·s−p+a, j·s−p+b] w[o,c,a,b] (zero outside x). */

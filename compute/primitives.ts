@@ -298,7 +298,16 @@ export function concat(xs: readonly Tensor[], axis0: number): Tensor {
  * when asked; transposes cost nothing (they are strides).
  */
 export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-  pickLike("matmul", a, b);
+  return product(a, b, transA, transB, null);
+}
+
+/** a · b + bias, the bias [n] added to every row as the product is stored (one kernel). */
+export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
+  return product(a, b, false, false, bias);
+}
+
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null) {
+  pickLike("matmul", a, b, ...(bias ? [bias] : []));
   const bad = () =>
     new Error(
       `matmul: ${fmt(a.shape)}${transA ? "ᵀ" : ""} and ${fmt(b.shape)}${
@@ -312,6 +321,9 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const [m, k] = transA ? [a.shape[r - 1], a.shape[r - 2]] : [a.shape[r - 2], a.shape[r - 1]];
   const [k2, n] = transB ? [b.shape[r - 1], b.shape[r - 2]] : [b.shape[r - 2], b.shape[r - 1]];
   if (k !== k2) throw bad();
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
+    throw new Error(`matmulBias: bias ${fmt(bias.shape)} does not match [${n}] columns`);
+  }
   const batch = sizeOf(batchShape);
   const out = empty(a, [...batchShape, m, n]);
   const ar = a.shape[r - 1], br = b.shape[r - 1];
@@ -325,8 +337,10 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
     number,
     number,
   ];
-  if (out.size > 0) a.backend.matmul(a.storage, aS, b.storage, bS, batch, m, n, k, out.storage);
-  return record(out, "matmul", [a, b], { transA, transB });
+  if (out.size > 0) {
+    a.backend.matmul(a.storage, aS, b.storage, bS, batch, m, n, k, out.storage, bias?.storage);
+  }
+  return record(out, "matmul", bias ? [a, b, bias] : [a, b], { transA, transB });
 }
 
 export function cast(x: Tensor, dtype: DType): Tensor {

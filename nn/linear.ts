@@ -1,6 +1,6 @@
 /** A dense layer y = x W + b over the last axis. */
 
-import { add, type Backend, type DType, matmul, type Rng, type Tensor } from "../compute/mod.ts";
+import { type Backend, type DType, matmulBias, type Rng, type Tensor } from "../compute/mod.ts";
 import { uniformFanIn } from "./init.ts";
 
 export interface LinearParams {
@@ -22,7 +22,7 @@ export function initLinear(
   };
 }
 
-/** x: [B, in] → [B, out] */
+/** x: [B, in] → [B, out]; the bias is added as the product is stored (one kernel). */
 export function linear(p: LinearParams, x: Tensor): Tensor {
-  return add(matmul(x, p.w), p.b);
+  return matmulBias(x, p.w, p.b);
 }

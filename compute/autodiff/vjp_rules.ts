@@ -143,9 +143,11 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     });
   },
   // C = op(A) op(B): d op(A) = G op(B)ᵀ, d op(B) = op(A)ᵀ G, transposed back where op transposed
-  matmul: (g, _out, [a, b], { transA, transB }, needs) => [
+  // a third input is matmulBias's bias, added to every row: its gradient sums g over rows
+  matmul: (g, _out, [a, b, bias], { transA, transB }, needs) => [
     needs[0] ? (transA ? matmul(b, g, transB, true) : matmul(g, b, false, !transB)) : null,
     needs[1] ? (transB ? matmul(g, a, true, transA) : matmul(a, g, !transA, false)) : null,
+    ...(bias ? [needs[2] ? sumToShape(g, bias.shape) : null] : []),
   ],
   cast: (g, _out, [x]) => [cast(g, x.dtype)],
   // y = (x − μ)ρ: x̄ = ρ (ȳ − mean(ȳ) − y · mean(ȳ y)), exact for any eps (ρ from the fused

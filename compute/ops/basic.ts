@@ -6,6 +6,7 @@ import {
   concat,
   expand,
   matmul,
+  matmulBias,
   type Operand,
   pad,
   permute,
@@ -18,7 +19,7 @@ import {
 import { normalizeAxes, sameShape, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 
-export { cast, concat, expand, matmul, pad, permute, reshape, slice, where };
+export { cast, concat, expand, matmul, matmulBias, pad, permute, reshape, slice, where };
 
 export const neg = (x: Tensor) => unary("neg", x);
 export const exp = (x: Tensor) => unary("exp", x);

@@ -185,13 +185,15 @@ export class ReferenceBackend implements Backend {
     n: number,
     k: number,
     out: Storage,
+    bias?: Storage,
   ): void {
     this.#dispatches++;
-    const A = d(a), B = d(b), O = d(out);
+    const A = d(a), B = d(b), O = d(out), init = bias ? d(bias).subarray(0, n) : null;
     const row = new Float64Array(n);
     for (let p = 0; p < batch; p++) {
       for (let i = 0; i < m; i++) {
-        row.fill(0);
+        if (init) row.set(init);
+        else row.fill(0);
         for (let q = 0; q < k; q++) {
           const aiq = A[p * as[0] + i * as[1] + q * as[2]];
           const bBase = p * bs[0] + q * bs[1];

@@ -59,6 +59,8 @@ type MatmulShape = {
   n: number;
   k: number;
   out: Storage;
+  /** [n], added to every row of the product as it is stored */
+  bias?: Storage;
 };
 
 class GpuStorage implements Storage {
@@ -79,13 +81,16 @@ const kernels = {
   where: { code: WHERE, bindings: ["read", "read", "read", "write"] },
   copy: { code: COPY, bindings: ["read", "write"] },
   reduce: { code: REDUCE, bindings: ["read", "write"] },
-  matmul: { code: MATMUL, bindings: ["read", "read", "write"] },
+  matmul: { code: MATMUL, bindings: ["read", "read", "write", "read"] },
   pack: { code: PACK, bindings: ["read", "storageTexture"] },
-  matmulTexture: { code: matmulTextureCode(4), bindings: ["texture", "texture", "write"] },
-  matmulTexture8: { code: matmulTextureCode(8), bindings: ["texture", "texture", "write"] },
-  matmulTexture16: { code: matmulTextureCode(16), bindings: ["texture", "texture", "write"] },
-  matmulTiled: { code: matmulTiledCode(TILE), bindings: ["read", "read", "write"] },
-  matmulTiled32: { code: matmulTiledCode(TILE_SMALL), bindings: ["read", "read", "write"] },
+  matmulTexture: { code: matmulTextureCode(4), bindings: ["texture", "texture", "write", "read"] },
+  matmulTexture8: { code: matmulTextureCode(8), bindings: ["texture", "texture", "write", "read"] },
+  matmulTexture16: {
+    code: matmulTextureCode(16),
+    bindings: ["texture", "texture", "write", "read"],
+  },
+  matmulTiled: { code: matmulTiledCode(TILE), bindings: ["read", "read", "write", "read"] },
+  matmulTiled32: { code: matmulTiledCode(TILE_SMALL), bindings: ["read", "read", "write", "read"] },
   random: { code: RANDOM, bindings: ["write"] },
   cholesky: { code: CHOLESKY, bindings: ["read", "write"] },
   normalizeRows: { code: NORMALIZE_ROWS, bindings: ["read", "write"] },
@@ -172,6 +177,7 @@ export class WebGpuBackend implements Backend {
   #stats = { dispatches: 0, pipelines: 0, submits: 0 };
   /** Dispatches per kernel (profiles: which kernels a step is made of). */
   #byKernel = new Map<string, number>();
+  #unusedOperand: Storage | null = null;
   #lost: string | null = null;
   #modules = new Map<Kernel, GPUShaderModule>();
   #scratch = new Map<string, { texture: GPUTexture; view: GPUTextureView }>();
@@ -404,9 +410,10 @@ export class WebGpuBackend implements Backend {
     n: number,
     k: number,
     out: Storage,
+    bias?: Storage,
   ): void {
     if (batch > MAX_GROUPS) throw new Error(`webgpu matmul: batch ${batch} exceeds ${MAX_GROUPS}`);
-    const shape = { a, as, b, bs, batch, m, n, k, out };
+    const shape = { a, as, b, bs, batch, m, n, k, out, bias };
     let variant: MatmulVariant = this.#matmulFits(this.matmulVariant, batch, m, n, k)
       ? this.matmulVariant
       : "storage";
@@ -432,6 +439,7 @@ export class WebGpuBackend implements Backend {
 
   #matmulWith(variant: MatmulVariant, s: MatmulShape): void {
     const { a, as, b, bs, batch, m, n, k, out } = s;
+    const bias = s.bias ?? this.#placeholder(), BIAS = s.bias ? 1 : 0;
     if (variant === "texture" || variant === "texture8" || variant === "texture16") {
       const [kernel, rows] = TEXTURE_KERNEL[variant];
       const kp = 4 * Math.ceil(k / 4);
@@ -439,11 +447,11 @@ export class WebGpuBackend implements Backend {
       const tb = this.#pack("b", b, bs, batch, k, n, kp);
       const p = this.#params();
       p.u.set([batch, m, n, k, kp]);
-      this.#dispatch(kernel, [ta, tb, out], p.offset, [
+      this.#dispatch(kernel, [ta, tb, out, bias], p.offset, [
         Math.ceil(Math.ceil(n / 4) / TEX_LANES),
         Math.ceil(m / rows),
         batch,
-      ]);
+      ], { BIAS });
       return;
     }
     const p = this.#params();
@@ -453,7 +461,12 @@ export class WebGpuBackend implements Backend {
       ? [Math.ceil(n / tile), Math.ceil(m / tile), batch]
       : [Math.ceil(n / (MATMUL_LANES * MATMUL_COLS)), Math.ceil(m / MATMUL_ROWS), batch];
     const kernel = tile === TILE ? "matmulTiled" : tile ? "matmulTiled32" : "matmul";
-    this.#dispatch(kernel, [a, b, out], p.offset, grid);
+    this.#dispatch(kernel, [a, b, out, bias], p.offset, grid, { BIAS });
+  }
+
+  /** A four-float buffer bound where a kernel's optional operand is absent (never read). */
+  #placeholder(): Storage {
+    return this.#unusedOperand ??= this.alloc(4, "f32");
   }
 
   /** Times each eligible variant on scratch operands of this product's shape and layout. */

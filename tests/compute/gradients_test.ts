@@ -139,6 +139,15 @@ Deno.test("gradients of matmul: both operands, transposes, batches", async () =>
     ["batched A·x", (v) => C.matmul(a3, v), pts(8), [2, 4, 1]],
     ["batched xᵀ·A", (v) => C.matmul(v, a3, true), pts(12), [2, 3, 2]],
     ["x·tanh(x)ᵀ", (v) => C.matmul(v, C.tanh(v), false, true), pts(12), [2, 2, 3]],
+    ["x·B + c", (v) => C.matmulBias(v, b, k(pts(4), [4])), pts(6), [2, 3]],
+    ["A·x + c", (v) => C.matmulBias(a, v, k(pts(4), [4])), pts(12), [3, 4]],
+    ["A·B + x", (v) => C.matmulBias(a, b, v), pts(4), [4]],
+    [
+      "tanh(x)·B + Σ rows of x·B",
+      (v) => C.matmulBias(C.tanh(v), b, C.sum(C.matmul(v, b), [0])),
+      pts(6),
+      [2, 3],
+    ],
   ]);
 });
 

@@ -1,7 +1,7 @@
 import { gpuTest } from "../_helpers/backends.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
-import { matmul, referenceBackend, Rng, tensor } from "../../compute/mod.ts";
+import { matmul, matmulBias, referenceBackend, Rng, tensor } from "../../compute/mod.ts";
 import { MATMUL_VARIANTS, WebGpuBackend } from "../../compute/webgpu/backend.ts";
 
 // Shapes chosen to cross the texture path's thresholds: odd sizes (padding of k and n to 4,
@@ -40,6 +40,23 @@ for (const variant of MATMUL_VARIANTS) {
           const got = await matmul(tensor(gpu, a, c.a), tensor(gpu, b, c.b), c.transA, c.transB)
             .read();
           assertAllClose(got, expected, tol.f32Reduction, `${variant} ${JSON.stringify(c)}`);
+          if (c.transA || c.transB) continue;
+          // the bias added in the store: the same product plus one value per column
+          const n = c.b[c.b.length - 1];
+          const bias = await rng.normal(referenceBackend(), [n], "f64").read();
+          const withBias = await matmulBias(
+            tensor(gpu, a, c.a),
+            tensor(gpu, b, c.b),
+            tensor(gpu, bias, [n]),
+          )
+            .read();
+          const shifted = expected.map((v, j) => v + bias[j % n]);
+          assertAllClose(
+            withBias,
+            shifted,
+            tol.f32Reduction,
+            `${variant} bias ${JSON.stringify(c)}`,
+          );
         }
       } finally {
         backend.matmulVariant = before.variant;

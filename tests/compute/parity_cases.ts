@@ -144,6 +144,13 @@ export const cases: Case[] = [
     ["[1,17]·[17,1]", [N(1, 17), N(17, 1)], (a, b) => C.matmul(a, b)],
     ["[10,100]·[100,10] (1000 elements)", [N(10, 100), N(100, 10)], (a, b) => C.matmul(a, b)],
     ["x·xᵀ (one input twice)", [N(3, 4)], (x) => C.matmul(x, x, false, true)],
+    ["matmulBias [3,4]·[4,5] + [5]", [N(3, 4), N(4, 5), N(5)], C.matmulBias],
+    [
+      "matmulBias [67,33]·[33,129] + [129] (texture kernels)",
+      [N(67, 33), N(33, 129), N(129)],
+      C.matmulBias,
+    ],
+    ["matmulBias batched [2,3,4]·[2,4,5] + [5]", [N(2, 3, 4), N(2, 4, 5), N(5)], C.matmulBias],
     [
       "permuted view · slice",
       [N(4, 3), N(5, 6)],

@@ -10,12 +10,24 @@
 
 import { PRELUDE } from "./common.ts";
 
+/**
+ * Every matmul kernel may add a bias along its output's last axis as it stores (BIAS = 1):
+ * a dense layer's x W + b in one pass. Without one, binding 4 holds a placeholder never read.
+ */
+export const MATMUL_BIAS = /* wgsl */ `
+override BIAS: u32 = 0u;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+fn with_bias(v: f32, col: u32) -> f32 {
+  if (BIAS == 1u) { return v + bias[col]; }
+  return v;
+}`;
+
 export const MATMUL_LANES = 8;
 export const MATMUL_ROWS = 4;
 export const MATMUL_COLS = 4;
 
 // params: [0] batch, [1] M, [2] N, [3] K, [4..6] A strides (batch, row, col), [8..10] B strides
-export const MATMUL = PRELUDE + /* wgsl */ `
+export const MATMUL = PRELUDE + MATMUL_BIAS + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -51,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (row >= m) { break; }
     let base = (p * m + row) * n;
     for (var j = 0u; j < 4u; j++) {
-      if (col0 + j < n) { out[base + col0 + j] = accs[r][j]; }
+      if (col0 + j < n) { out[base + col0 + j] = with_bias(accs[r][j], col0 + j); }
     }
   }
 }`;

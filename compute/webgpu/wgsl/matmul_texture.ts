@@ -8,6 +8,7 @@
  */
 
 import { MAIN_1D, PRELUDE } from "./common.ts";
+import { MATMUL_BIAS } from "./matmul.ts";
 
 export const TEX_LANES = 8;
 /** Accumulator rows per invocation the autotuner may pick from (4 is the untuned default). */
@@ -44,7 +45,7 @@ ${MAIN_1D} {
 // rows reuse each B texel more often, at the cost of registers and of idle rows when M is small.
 // params: [0] batch, [1] M, [2] N, [3] K, [4] Kp
 export const matmulTextureCode = (ROWS: TexRows) =>
-  PRELUDE + /* wgsl */ `
+  PRELUDE + MATMUL_BIAS + /* wgsl */ `
 @group(0) @binding(1) var ta: texture_2d<f32>;
 @group(0) @binding(2) var tb: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -76,7 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (row >= m) { break; }
     let base = (p * m + row) * n;
     for (var j = 0u; j < 4u; j++) {
-      if (col0 + j < n) { out[base + col0 + j] = acc[r][j]; }
+      if (col0 + j < n) { out[base + col0 + j] = with_bias(acc[r][j], col0 + j); }
     }
   }
 }`;

@@ -13,6 +13,7 @@
  */
 
 import { PRELUDE } from "./common.ts";
+import { MATMUL_BIAS } from "./matmul.ts";
 
 /** The convolutions' tile; the matmul may also take TILE_SMALL (the autotuner's choice). */
 export const TILE = 64;
@@ -72,14 +73,14 @@ export const TILED_GEMM = tiledGemm(TILE);
 
 // params as MATMUL: [0] batch, [1] M, [2] N, [3] K, [4..6] A strides, [8..10] B strides
 export const matmulTiledCode = (tile: Tile) =>
-  PRELUDE + tiledGemm(tile) + /* wgsl */ `
+  PRELUDE + MATMUL_BIAS + tiledGemm(tile) + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 var<private> batch: u32;
 fn load_a(r: u32, q: u32) -> f32 { return a[batch * P(4u) + r * P(5u) + q * P(6u)]; }
 fn load_b(q: u32, c: u32) -> f32 { return b[batch * P(8u) + q * P(9u) + c * P(10u)]; }
-fn store(r: u32, c: u32, v: f32) { out[(batch * P(1u) + r) * P(2u) + c] = v; }
+fn store(r: u32, c: u32, v: f32) { out[(batch * P(1u) + r) * P(2u) + c] = with_bias(v, c); }
 @compute @workgroup_size(${tile / 4}, ${tile / 4}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   batch = wid.z;

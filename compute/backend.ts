@@ -177,6 +177,18 @@ export interface Backend {
     g: GroupNormGeometry,
     out: Storage,
   ): void;
+  /**
+   * groupNorm's gradient in x for the output cotangent dy (first order: the VJP rule composes
+   * ops instead when a graph is recorded). Per row r of the grouped layout, with x̂ the
+   * standardised row and u = dy·γ: dx = ρ_r (u − mean(u) − x̂ · mean(u x̂)).
+   */
+  groupNormInputGrad(
+    x: Storage,
+    gamma: Storage,
+    dy: Storage,
+    g: GroupNormGeometry,
+    out: Storage,
+  ): void;
   /** ρ_r = (σ²_r + eps)^(−1/2) of each row of a contiguous [rows, cols] x, into out [rows]. */
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void;
   /** Lower Cholesky factors of `batch` symmetric positive definite r×r matrices (reads the lower triangle). */

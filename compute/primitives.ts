@@ -13,6 +13,7 @@ import {
   contiguousStrides,
   fmt,
   normalizeAxes,
+  sameShape,
   type Shape,
   sizeOf,
 } from "./shape.ts";
@@ -36,6 +37,7 @@ export type Prim =
   | "triangularSolve"
   | "normalizeRows"
   | "groupNorm"
+  | "groupNormInputGrad"
   | "rowRstd"
   | "conv2d"
   | "conv2dInputGrad"
@@ -55,6 +57,7 @@ export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   cholesky: null;
   normalizeRows: { eps: number };
   groupNorm: { groups: number; eps: number };
+  groupNormInputGrad: { groups: number; eps: number };
   rowRstd: { eps: number };
   triangularSolve: { transpose: boolean };
   conv2d: ConvParams;
@@ -418,6 +421,35 @@ export function groupNorm(
     }, out.storage);
   }
   return record(out, "groupNorm", [x, gamma, beta], { groups, eps });
+}
+
+/**
+ * groupNorm(x, groups, γ, β, eps)'s gradient in x for the output cotangent dy, in one kernel.
+ * First order only (it has no VJP of its own): groupNorm's VJP takes it when no graph is being
+ * recorded, and composes differentiable ops when one is.
+ */
+export function groupNormInputGrad(
+  x: Tensor,
+  groups: number,
+  gamma: Tensor,
+  dy: Tensor,
+  eps = 1e-5,
+): Tensor {
+  pickLike("groupNormInputGrad", x, gamma, dy);
+  const [n, c] = x.shape;
+  if (x.rank < 2 || c % groups !== 0 || gamma.size !== c || !sameShape(x.shape, dy.shape)) {
+    throw new Error(
+      `groupNormInputGrad: x ${fmt(x.shape)}, γ ${fmt(gamma.shape)}, dy ${
+        fmt(dy.shape)
+      } in ${groups} groups`,
+    );
+  }
+  const out = empty(x, x.shape);
+  if (out.size > 0) {
+    const geometry = { n, channels: c, spatial: x.size / (n * c), groups, eps };
+    x.backend.groupNormInputGrad(x.storage, gamma.storage, dy.storage, geometry, out.storage);
+  }
+  return record(out, "groupNormInputGrad", [x, gamma, dy], { groups, eps });
 }
 
 /** (σ² + eps)^(−1/2) of each row (the last axis), kept as a size-1 last axis. */

@@ -9,12 +9,14 @@ import {
   conv2d,
   conv2dInputGrad,
   conv2dWeightGrad,
+  groupNormInputGrad,
   normalizeRows,
   type Prim,
   type PrimParams,
   rowRstd,
   triangularSolve,
 } from "../primitives.ts";
+import { isRecording } from "./mode.ts";
 import { tensor } from "../constants.ts";
 import type { Tensor } from "../tensor.ts";
 import {
@@ -162,18 +164,30 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     const [n, c] = x.shape, grouped = [n, groups, x.size / (n * groups)];
     const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
     const others = x.shape.map((_, i) => i).filter((i) => i !== 1);
-    const xg = reshape(x, grouped), xhat = normalizeRows(xg, eps);
-    const gx = needs[0]
-      ? reshape(
-        vjpRules.normalizeRows(reshape(mul(g, reshape(gamma, perChannel)), grouped), xhat, [xg], {
-          eps,
-        }, [true])[0]!,
-        x.shape,
-      )
+    const xg = reshape(x, grouped);
+    let xhat: Tensor | null = null;
+    const standardised = () => xhat ??= normalizeRows(xg, eps);
+    const composed = () => {
+      const u = reshape(mul(g, reshape(gamma, perChannel)), grouped);
+      return reshape(vjpRules.normalizeRows(u, standardised(), [xg], { eps }, [true])[0]!, x.shape);
+    };
+    // one fused kernel when nothing will differentiate this backward pass again
+    const gx = !needs[0]
+      ? null
+      : isRecording()
+      ? composed()
+      : groupNormInputGrad(x, groups, gamma, g, eps);
+    const gGamma = needs[1]
+      ? reshape(sum(mul(g, reshape(standardised(), x.shape)), others), [c])
       : null;
-    const gGamma = needs[1] ? reshape(sum(mul(g, reshape(xhat, x.shape)), others), [c]) : null;
     const gBeta = needs[2] ? reshape(sum(g, others), [c]) : null;
     return [gx, gGamma, gBeta];
+  },
+
+  groupNormInputGrad: () => {
+    throw new Error(
+      "groupNormInputGrad has no VJP: groupNorm's rule uses it only when no graph is recorded",
+    );
   },
   // dρ/dx = −ρ³ (x − μ)/n
   rowRstd: (g, out, [x]) => {

@@ -294,6 +294,28 @@ export class ReferenceBackend implements Backend {
       }
     });
   }
+  groupNormInputGrad(
+    x: Storage,
+    gamma: Storage,
+    dy: Storage,
+    g: GroupNormGeometry,
+    out: Storage,
+  ): void {
+    const cols = (g.channels / g.groups) * g.spatial, G = d(gamma), DY = d(dy);
+    const u = new Float64Array(cols);
+    this.#rowStats(x, g.n * g.groups, cols, g.eps, (r, mean, rstd, X) => {
+      const O = d(out), c0 = (r % g.groups) * (g.channels / g.groups), at = r * cols;
+      let su = 0, sux = 0;
+      for (let i = 0; i < cols; i++) {
+        u[i] = DY[at + i] * G[c0 + Math.floor(i / g.spatial)];
+        su += u[i];
+        sux += u[i] * (X[at + i] - mean) * rstd;
+      }
+      for (let i = 0; i < cols; i++) {
+        O[at + i] = rstd * (u[i] - su / cols - (X[at + i] - mean) * rstd * (sux / cols));
+      }
+    });
+  }
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
     this.#rowStats(x, rows, cols, eps, (r, _mean, rstd) => {
       d(out)[r] = rstd;

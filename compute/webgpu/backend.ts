@@ -42,7 +42,7 @@ import { matmulTextureCode, PACK, TEX_LANES } from "./wgsl/matmul_texture.ts";
 import { matmulTiledCode, TILE, TILE_SMALL } from "./wgsl/matmul_tiled.ts";
 import { Autotuner, autotunerFromEnv, type Trial } from "./autotune.ts";
 import { CHOLESKY, TRIANGULAR_SOLVE } from "./wgsl/linalg.ts";
-import { GROUP_NORM, NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
+import { GROUP_NORM, GROUP_NORM_INPUT_GRAD, NORMALIZE_ROWS, ROW_RSTD } from "./wgsl/normalize.ts";
 import { CONV2D, CONV2D_INPUT_GRAD, CONV2D_WEIGHT_GRAD } from "./wgsl/conv2d.ts";
 import { TextureConv } from "./conv2d_texture.ts";
 import { CONV2D_TILED, convTiledDims } from "./wgsl/conv2d_tiled.ts";
@@ -96,6 +96,7 @@ const kernels = {
   normalizeRows: { code: NORMALIZE_ROWS, bindings: ["read", "write"] },
   rowRstd: { code: ROW_RSTD, bindings: ["read", "write"] },
   groupNorm: { code: GROUP_NORM, bindings: ["read", "read", "read", "write"] },
+  groupNormInputGrad: { code: GROUP_NORM_INPUT_GRAD, bindings: ["read", "read", "read", "write"] },
   conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
@@ -599,6 +600,19 @@ export class WebGpuBackend implements Backend {
   ): void {
     const cols = (g.channels / g.groups) * g.spatial;
     this.#perRow("groupNorm", [x, gamma, beta, out], g.n * g.groups, cols, g.eps, [
+      g.groups,
+      g.spatial,
+    ]);
+  }
+  groupNormInputGrad(
+    x: Storage,
+    gamma: Storage,
+    dy: Storage,
+    g: GroupNormGeometry,
+    out: Storage,
+  ): void {
+    const cols = (g.channels / g.groups) * g.spatial;
+    this.#perRow("groupNormInputGrad", [x, gamma, dy, out], g.n * g.groups, cols, g.eps, [
       g.groups,
       g.spatial,
     ]);

@@ -9,6 +9,7 @@ import {
   type Backend,
   flipLastAxis,
   grad,
+  gradients,
   groupNorm,
   moments,
   mul,
@@ -24,7 +25,9 @@ import {
   type Tensor,
   tensor,
   upsampleNearest2x,
+  watch,
 } from "../../compute/mod.ts";
+import { withRecording } from "../../compute/autodiff/mode.ts";
 import { sinusoidalEmbedding } from "../../nn/time_embedding.ts";
 
 async function values(shape: number[], seed: number): Promise<Float64Array> {
@@ -206,3 +209,20 @@ gpuTest("composed ops: WebGPU values and gradients match the float64 reference",
   assertAllClose(gv, rv, tol.f32Reduction, "value");
   assertAllClose(gg, rg, tol.f32Grad, "gradient");
 });
+
+eachBackend(
+  "groupNorm's fused first-order input gradient equals the composed one a recorded graph uses",
+  async ({ backend, dtype }) => {
+    const rng = Rng.fromSeed(7);
+    const x = watch(rng.normal(backend, [3, 6, 4, 5], dtype));
+    const gamma = watch(rng.normal(backend, [6], dtype)), beta = rng.normal(backend, [6], dtype);
+    const seed = rng.normal(backend, [3, 6, 4, 5], dtype);
+    const y = withRecording(true, () => groupNorm(x, 3, gamma, beta));
+    // createGraph = false takes the fused kernel, true the differentiable composition
+    const [fusedX, fusedGamma] = gradients([y], [x, gamma], [seed], false);
+    const [composedX, composedGamma] = gradients([y], [x, gamma], [seed], true);
+    const t = dtype === "f64" ? tol.f64 : tol.f32Reduction;
+    assertAllClose(await fusedX.read(), await composedX.read(), t, "∇x");
+    assertAllClose(await fusedGamma.read(), await composedGamma.read(), t, "∇γ");
+  },
+);

@@ -43,6 +43,30 @@ export const NORMALIZE_ROWS = stats(IN_OUT).replace(
   "WRITE",
   "for (var i = lid; i < cols; i += 64u) { out[base + i] = (x[base + i] - mean) * rstd; }",
 );
+// groupNorm's input gradient (Backend.groupNormInputGrad): per row, two more workgroup sums of
+// u = dy·γ and u·x̂, then dx = ρ (u − mean(u) − x̂ · mean(u x̂)); four reads of the row in all.
+export const GROUP_NORM_INPUT_GRAD = stats(/* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;`).replace(
+  "WRITE",
+  /* wgsl */ `let spatial = P(4u);
+  let c0 = (row % P(3u)) * (cols / spatial);
+  var su = 0.0;
+  var sux = 0.0;
+  for (var i = lid; i < cols; i += 64u) {
+    let u = dy[base + i] * gamma[c0 + i / spatial];
+    su += u;
+    sux += u * (x[base + i] - mean) * rstd;
+  }
+  let mu = workgroup_sum(su, lid) / f32(cols);
+  let mux = workgroup_sum(sux, lid) / f32(cols);
+  for (var i = lid; i < cols; i += 64u) {
+    let u = dy[base + i] * gamma[c0 + i / spatial];
+    out[base + i] = rstd * (u - mu - (x[base + i] - mean) * rstd * mux);
+  }`,
+);
 export const ROW_RSTD = stats(IN_OUT).replace("WRITE", "if (lid == 0u) { out[row] = rstd; }");
 // row = (example, group); element i of the row lies in channel group·(C/groups) + i / spatial
 export const GROUP_NORM = stats(/* wgsl */ `

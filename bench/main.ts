@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { type Backend, referenceBackend, webgpuBackend } from "../compute/mod.ts";
 import { runSpike } from "./spike.ts";
 import { runKernels } from "./kernels.ts";
-import { runModels } from "./models.ts";
+import { nllToyFixture, runModels } from "./models.ts";
 import type { CaseResult } from "./measure.ts";
 import { printSpike } from "./spike_report.ts";
 import { type PeerReport, PEERS, runPeers } from "./peers/run_peers.ts";
@@ -86,9 +86,14 @@ const chosenPeers = values.peer ?? [];
 for (const p of chosenPeers) {
   if (!PEERS.includes(p)) fail(`--peer must be one of ${PEERS.join(", ")}, got ${p}`);
 }
-const peers: PeerReport[] = values.peers || chosenPeers.length > 0
-  ? await runPeers(names, peerReps, log, chosenPeers.length > 0 ? chosenPeers : PEERS)
+const wantPeers = values.peers || chosenPeers.length > 0;
+const nllFixture = wantPeers && names.includes("eval_nll.toy")
+  ? await writeNllFixture(backends[0])
+  : undefined;
+const peers: PeerReport[] = wantPeers
+  ? await runPeers(names, peerReps, log, chosenPeers.length > 0 ? chosenPeers : PEERS, nllFixture)
   : [];
+if (nllFixture) await Deno.remove(nllFixture);
 for (const p of peers) {
   for (const r of p.results) {
     // a peer's GFLOP/s uses our nominal count for the same case
@@ -109,4 +114,11 @@ if (values.json) {
   printTable(results);
   for (const p of peers) if (p.skipped) console.log(`peer ${p.peer} skipped: ${p.skipped}`);
   if (spike) printSpike(spike);
+}
+
+/** The likelihood case's problem in a temporary file, for the PyTorch peer. */
+async function writeNllFixture(be: Backend): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: "eval_nll_toy_", suffix: ".json" });
+  await Deno.writeTextFile(path, JSON.stringify(await nllToyFixture(be)));
+  return path;
 }

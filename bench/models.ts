@@ -162,28 +162,68 @@ async function trainStepCase(
   return perStep(run, steps);
 }
 
+/** The likelihood case's problem: the toy MLP at its seed-0 initialisation, 256 points. */
+const NLL_TOY = { n: 256, rtol: 1e-5, atol: 1e-5, spread: 1.5 };
+
+function nllToyProblem(be: Backend) {
+  const sde = makeSde("vp");
+  const params = initNetwork(be, Rng.fromSeed(0), TOY_MLP);
+  const model = new NetworkScoreModel(sde, TOY_MLP, "eps", params);
+  const points = Rng.fromSeed(2).normal(be, [NLL_TOY.n, 2]);
+  return { sde, params, model, points };
+}
+
+/**
+ * The likelihood case as data for the PyTorch peer (score_sde's path: the same network in
+ * PyTorch, scipy's RK45 on the flattened batch): weights as nn/mlp.ts lays them out ([in, out]),
+ * the points, the VP SDE and the solver's settings.
+ */
+export async function nllToyFixture(be: Backend): Promise<Record<string, unknown>> {
+  const { sde, params, points } = nllToyProblem(be);
+  const layers = await Promise.all(
+    (params as { layers: { w: Tensor; b: Tensor }[] }).layers.map(async (l) => ({
+      w: Array.from(await l.w.read()),
+      in: l.w.shape[0],
+      out: l.w.shape[1],
+      b: Array.from(await l.b.read()),
+    })),
+  );
+  const x = await tidy(() => mul(points, NLL_TOY.spread)).read();
+  return {
+    layers,
+    points: Array.from(x),
+    dim: 2,
+    time_features: TOY_MLP.kind === "mlp" ? TOY_MLP.timeFeatures : 0,
+    ...sde.params,
+    t_min: sde.tMinLikelihood,
+    t_max: sde.T,
+    rtol: NLL_TOY.rtol,
+    atol: NLL_TOY.atol,
+  };
+}
+
 /**
  * Examples per second of the exact PF-ODE likelihood (Dormand–Prince, rtol = atol = 1e-5, exact
  * divergence) of 256 points under the toy preset's network at its fixed-seed initialisation; the
- * `gflops` field carries examples/s for this case.
+ * `gflops` field carries examples/s for this case, the note the NFE and the mean log-likelihood
+ * (which the PyTorch peer's own solve should reproduce).
  */
 async function evalNllToy(be: Backend): Promise<CaseResult> {
-  const n = 256, sde = makeSde("vp");
-  const params = initNetwork(be, Rng.fromSeed(0), TOY_MLP);
-  const model = new NetworkScoreModel(sde, TOY_MLP, "eps", params);
-  const points = Rng.fromSeed(2).normal(be, [n, 2]);
-  let nfe = 0;
+  const { n } = NLL_TOY;
+  const { sde, model, points } = nllToyProblem(be);
+  let nfe = 0, meanLogp = 0;
   const timing = await timeCase(
     async () => {
-      const x = tidy(() => mul(points, 1.5));
+      const x = tidy(() => mul(points, NLL_TOY.spread));
       const r = await pfOdeLogLikelihood((xi, ti) => model.score(xi, ti), sde, x, {
         tMin: sde.tMinLikelihood,
         tMax: sde.T,
-        rtol: 1e-5,
-        atol: 1e-5,
+        rtol: NLL_TOY.rtol,
+        atol: NLL_TOY.atol,
         divergence: { method: "exact" },
       });
       nfe = r.nfe;
+      meanLogp = r.logp.reduce((s, v) => s + v, 0) / n;
       x.dispose();
     },
     1,
@@ -194,6 +234,6 @@ async function evalNllToy(be: Backend): Promise<CaseResult> {
     backend: be.name,
     ...timing,
     gflops: n / (timing.ms_median / 1000),
-    note: `examples/s; NFE ${nfe}`,
+    note: `examples/s; NFE ${nfe}; mean log p ${meanLogp.toFixed(4)}`,
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Runs the peer implementations of the suite's cases as child processes — PyTorch CPU
- * (`torch_peer.py`, Debian's python3-torch) and TensorFlow.js with its wasm and WebGPU
- * backends (`tfjs_peer.ts`) — and collects their JSON reports. A peer that is missing or fails
- * is reported as skipped, with the reason, never fatal.
+ * (`torch_peer.py`, Debian's python3-torch; with scipy it also runs score_sde's likelihood path
+ * for `eval_nll.toy`) and TensorFlow.js with its wasm and WebGPU backends (`tfjs_peer.ts`) — and
+ * collects their JSON reports. A peer that is missing or fails is reported as skipped, with the
+ * reason, never fatal.
  */
 
 import type { CaseResult } from "../measure.ts";
@@ -16,21 +17,40 @@ export interface PeerReport {
 
 const HERE = new URL(".", import.meta.url).pathname;
 
-/** The peers, each a command line ending in its own case list and repetitions. */
-function peerCommands(cases: string, reps: number): { peer: string; cmd: string[] }[] {
-  const common = [
+/**
+ * The peers, each a command line with its own case list and repetitions: every case but the
+ * likelihood's, which only PyTorch runs and only given the problem as a fixture file.
+ */
+function peerCommands(
+  names: string[],
+  reps: number,
+  nllFixture?: string,
+): { peer: string; cmd: string[] }[] {
+  const shared = names.filter((n) => !n.startsWith("eval_nll."));
+  const common = (cases: string[]) => [
     "--cases",
-    cases,
+    cases.join(","),
     "--reps",
     String(reps),
     "--steps-per-read",
     JSON.stringify(STEPS_PER_READ),
   ];
+  const torchCases = nllFixture && names.includes("eval_nll.toy")
+    ? [...shared, "eval_nll.toy"]
+    : shared;
+  const torch = [python(), `${HERE}torch_peer.py`, ...common(torchCases)];
+  if (torchCases.includes("eval_nll.toy")) torch.push("--nll-fixture", nllFixture!);
   const deno = [Deno.execPath(), "run", "--allow-all", `${HERE}tfjs_peer.ts`];
   return [
-    { peer: "pytorch-cpu", cmd: [python(), `${HERE}torch_peer.py`, ...common] },
-    { peer: "tfjs-wasm", cmd: [...deno, "--backend", "wasm", ...common] },
-    { peer: "tfjs-webgpu", cmd: [...deno, "--backend", "webgpu", ...common] },
+    { peer: "pytorch-cpu", cmd: torchCases.length > 0 ? torch : [] },
+    {
+      peer: "tfjs-wasm",
+      cmd: shared.length > 0 ? [...deno, "--backend", "wasm", ...common(shared)] : [],
+    },
+    {
+      peer: "tfjs-webgpu",
+      cmd: shared.length > 0 ? [...deno, "--backend", "webgpu", ...common(shared)] : [],
+    },
   ];
 }
 
@@ -52,18 +72,17 @@ function python(): string {
 /** Every peer, by the `backend` name its rows carry. */
 export const PEERS = ["pytorch-cpu", "tfjs-wasm", "tfjs-webgpu"];
 
+/** `nllFixture`: a JSON file from models.ts's nllToyFixture, for PyTorch's eval_nll.toy. */
 export async function runPeers(
   names: string[],
   reps: number,
   log: (s: string) => void,
   which: string[] = PEERS,
+  nllFixture?: string,
 ): Promise<PeerReport[]> {
   const reports: PeerReport[] = [];
-  // no peer implements the likelihood case (score_sde's RK45 path would be its peer)
-  const shared = names.filter((n) => !n.startsWith("eval_nll."));
-  if (shared.length === 0) return [];
-  for (const { peer, cmd } of peerCommands(shared.join(","), reps)) {
-    if (!which.includes(peer)) continue;
+  for (const { peer, cmd } of peerCommands(names, reps, nllFixture)) {
+    if (!which.includes(peer) || cmd.length === 0) continue;
     log(`${peer}:`);
     reports.push(await runPeer(peer, cmd, log));
   }

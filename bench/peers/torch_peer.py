@@ -39,6 +39,7 @@ ALL_CASES = [
     "unet28.train_step",
     "unet28.divergence",
     "mlp.train_step.b1024",
+    "eval_nll.toy",
 ]
 
 WARMUP = 2
@@ -74,6 +75,8 @@ def parse_args(argv):
     ap.add_argument("--steps-per-read", type=json.loads, default={},
                     help='JSON {case: training steps per timed run}, times per step (run_peers.ts '
                          'passes bench/steps_per_read.ts; default 1)')
+    ap.add_argument("--nll-fixture", default=None,
+                    help="eval_nll.toy's problem as JSON (bench/models.ts nllToyFixture)")
     ap.add_argument("--threads", type=int, default=None,
                     help="intra-op threads (default: every core this process may use)")
     args = ap.parse_args(argv)
@@ -83,6 +86,8 @@ def parse_args(argv):
         ap.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(ALL_CASES)}")
     if args.reps < 1:
         ap.error("--reps must be a positive integer")
+    if "eval_nll.toy" in args.cases and args.nll_fixture is None:
+        ap.error("eval_nll.toy needs --nll-fixture (bench/main.ts writes one)")
     if args.threads is not None and args.threads < 1:
         ap.error("--threads must be a positive integer")
     return args
@@ -245,6 +250,60 @@ def define_networks(torch):
 
 
 # ---------------------------------------------------------------------------------------------
+# eval_nll.toy: score_sde's likelihood path (its likelihood.py): the network in PyTorch, the
+# PF-ODE and the running divergence integrated by scipy's RK45 on the flattened batch, every
+# evaluation crossing between NumPy and PyTorch. The divergence is exact (one autograd pass per
+# dimension) as in our case.
+
+
+def nll_toy_case(torch, Mlp, fixture):
+    """Returns (run, report): run() solves once; report() gives its NFE and mean log p."""
+    import numpy as np
+    from scipy.integrate import solve_ivp
+
+    dim, n_layers = fixture["dim"], len(fixture["layers"])
+    net = Mlp(dim=dim, hidden=fixture["layers"][0]["out"], layers=n_layers - 1,
+              time_features=fixture["time_features"])
+    with torch.no_grad():
+        for layer, spec in zip(net.layers, fixture["layers"]):
+            w = torch.tensor(spec["w"], dtype=torch.float32).reshape(spec["in"], spec["out"])
+            layer.weight.copy_(w.t())
+            layer.bias.copy_(torch.tensor(spec["b"], dtype=torch.float32))
+    net.eval()
+    x0 = np.asarray(fixture["points"], dtype=np.float64).reshape(-1, dim)
+    n = x0.shape[0]
+    b0, b1 = fixture["beta0"], fixture["beta1"]
+    state = {"nfe": 0, "mean_logp": float("nan")}
+
+    def ode(t, y):
+        state["nfe"] += 1
+        x = torch.tensor(y[: n * dim].reshape(n, dim), dtype=torch.float32, requires_grad=True)
+        beta = b0 + t * (b1 - b0)
+        std = math.sqrt(1.0 - math.exp(-(b0 * t + 0.5 * (b1 - b0) * t * t)))
+        eps = net(x, torch.full((n,), t, dtype=torch.float32))
+        drift = -0.5 * beta * x + 0.5 * beta * eps / std  # f - g^2/2 * score, score = -eps/std
+        div = torch.zeros(n)
+        for i in range(dim):
+            (gi,) = torch.autograd.grad(drift[:, i].sum(), x, retain_graph=i < dim - 1)
+            div += gi[:, i]
+        return np.concatenate([drift.detach().numpy().ravel(), div.numpy()]).astype(np.float64)
+
+    def run():
+        state["nfe"] = 0
+        sol = solve_ivp(ode, (fixture["t_min"], fixture["t_max"]),
+                        np.concatenate([x0.ravel(), np.zeros(n)]),
+                        rtol=fixture["rtol"], atol=fixture["atol"], method="RK45")
+        end = sol.y[:, -1]
+        xt, delta = end[: n * dim].reshape(n, dim), end[n * dim:]
+        prior = -0.5 * dim * math.log(2 * math.pi) - 0.5 * (xt ** 2).sum(axis=1)
+        state["mean_logp"] = float((prior + delta).mean())
+
+    return run, lambda: {"note": f"examples/s; NFE {state['nfe']}; "
+                                 f"mean log p {state['mean_logp']:.4f}; scipy RK45",
+                         "examples": n}
+
+
+# ---------------------------------------------------------------------------------------------
 # Timing
 
 
@@ -394,7 +453,7 @@ def build_cases(torch, Unet, Mlp, attention_core, steps_per_read):
         "unet28.divergence": unet_divergence,
         "mlp.train_step.b1024": mlp_train_step,
     }
-    assert list(builders) == ALL_CASES
+    assert list(builders) + ["eval_nll.toy"] == ALL_CASES  # the likelihood case is built apart
     return builders
 
 
@@ -426,6 +485,18 @@ def main(argv):
     builders = build_cases(torch, Unet, Mlp, attention_core, args.steps_per_read)
     results = []
     for name in args.cases:
+        if name == "eval_nll.toy":
+            with open(args.nll_fixture) as f:
+                run, report = nll_toy_case(torch, Mlp, json.load(f))
+            t0 = time.perf_counter()
+            run()  # one solve, as ours (a solve takes seconds)
+            ms = (time.perf_counter() - t0) * 1000.0
+            extra = report()
+            log(f"{name}: {ms:.0f} ms, {extra['note']}")
+            results.append({"name": name, "backend": BACKEND, "ms_median": ms, "ms_min": ms,
+                            "ms_max": ms, "note": extra["note"],
+                            "examples_per_s": extra["examples"] / (ms / 1000.0)})
+            continue
         steps = args.steps_per_read.get(name, 1)
         timing = {k: v / steps for k, v in time_case(builders[name](), args.reps).items()}
         log(f"{name}: median {timing['ms_median']:.2f} ms "

@@ -6,12 +6,15 @@
  */
 
 import {
+  add,
   type Backend,
+  conv2d,
   conv2dBias,
   type DType,
   keep,
   mul,
   noGrad,
+  reshape,
   type Rng,
   sub,
   type Tensor,
@@ -89,9 +92,23 @@ export function initDense(
 
 /** x: [N, C, H, W] → [N, O, ⌈H/stride⌉, ⌈W/stride⌉] with padding (k − 1)/2 ("same" at stride 1). */
 export function conv2dLayer(p: Conv2dParams, x: Tensor, stride = 1): Tensor {
+  return conv2dBias(x, p.w, p.b, stride, samePadding(p));
+}
+
+/**
+ * conv2dLayer plus a per-example, per-channel shift [N, O] (a res block's time embedding),
+ * added with the bias in one pass over the output.
+ */
+export function conv2dLayerShifted(p: Conv2dParams, x: Tensor, shift: Tensor): Tensor {
+  const [n, o] = shift.shape;
+  const h = conv2d(x, p.w, { stride: 1, padding: samePadding(p) });
+  return add(h, reshape(add(shift, p.b), [n, o, 1, 1]));
+}
+
+function samePadding(p: Conv2dParams): number {
   const k = p.w.shape[2];
   if (k % 2 !== 1) throw new Error(`conv2dLayer: need an odd kernel for same padding, got ${k}`);
-  return conv2dBias(x, p.w, p.b, stride, (k - 1) / 2);
+  return (k - 1) / 2;
 }
 
 /** Parameters of a k×k convolution C→O with bias. */

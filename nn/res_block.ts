@@ -18,13 +18,13 @@ import {
   type DType,
   lt,
   mul,
-  reshape,
   type Rng,
   silu,
   type Tensor,
 } from "../compute/mod.ts";
 import {
   conv2dLayer,
+  conv2dLayerShifted,
   conv2dParamCount,
   type Conv2dParams,
   initConv2d,
@@ -95,9 +95,12 @@ export function resBlock(
   tembAct: Tensor,
   o: ResBlockOptions,
 ): Tensor {
-  const outC = p.conv0.w.shape[0];
-  let h = conv2dLayer(p.conv0, silu(groupNormLayer(p.norm0, x, o.groups)));
-  h = add(h, reshape(linear(p.temb, tembAct), [x.shape[0], outC, 1, 1]));
+  // conv0's bias and the time embedding's projection shift the output in one pass
+  let h = conv2dLayerShifted(
+    p.conv0,
+    silu(groupNormLayer(p.norm0, x, o.groups)),
+    linear(p.temb, tembAct),
+  );
   h = silu(groupNormLayer(p.norm1, h, o.groups));
   if (o.dropoutRng && o.dropout > 0) h = dropout(h, o.dropout, o.dropoutRng);
   h = conv2dLayer(p.conv1, h);

@@ -155,8 +155,8 @@ export interface Backend {
     bias?: Storage,
   ): void;
   cast(x: Storage, out: Storage): void;
-  /** y[n,o,i,j] = Σ x[n,c,i·s−p+a, j·s−p+b] w[o,c,a,b] (zero outside x). */
-  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void;
+  /** y[n,o,i,j] = bias[o] + Σ x[n,c,i·s−p+a, j·s−p+b] w[o,c,a,b] (zero outside x; no bias, 0). */
+  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage, bias?: Storage): void;
   /** The adjoint in x: dx[n,c,·,·] from dy [N,O,Ho,Wo] and w. */
   conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void;
   /** The adjoint in w: dw[o,c,a,b] from x and dy. */

@@ -511,8 +511,8 @@ function convGeometry(
 }
 
 /** 2-D cross-correlation of x [N, C, H, W] with w [O, C, kh, kw] (no bias): [N, O, Ho, Wo]. */
-export function conv2d(x: Tensor, w: Tensor, p: ConvParams): Tensor {
-  pickLike("conv2d", x, w);
+export function conv2d(x: Tensor, w: Tensor, p: ConvParams, bias?: Tensor): Tensor {
+  pickLike("conv2d", x, w, ...(bias ? [bias] : []));
   if (x.rank !== 4 || w.rank !== 4 || x.shape[1] !== w.shape[1]) {
     throw new Error(
       `conv2d: input ${fmt(x.shape)} and weights ${
@@ -529,9 +529,13 @@ export function conv2d(x: Tensor, w: Tensor, p: ConvParams): Tensor {
     w.shape.slice(2),
     p,
   );
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== g.o)) {
+    throw new Error(`conv2d: bias ${fmt(bias.shape)} must be [${g.o}], one per output channel`);
+  }
   const out = empty(x, [g.n, g.o, g.ho, g.wo]);
-  x.backend.conv2d(x.storage, w.storage, g, out.storage);
-  return record(out, "conv2d", [x, w], { stride: p.stride, padding: p.padding });
+  x.backend.conv2d(x.storage, w.storage, g, out.storage, bias?.storage);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(out, "conv2d", inputs, { stride: p.stride, padding: p.padding });
 }
 
 /** The gradient of conv2d in its input: dy [N, O, Ho, Wo], w → dx [N, C, H, W]. */

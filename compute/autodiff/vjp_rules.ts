@@ -212,9 +212,11 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
   },
   // The three convolution maps are adjoint to one another: with ⟨conv(x, w), y⟩ =
   // ⟨x, inputGrad(y, w)⟩ = ⟨w, weightGrad(x, y)⟩ every VJP is one of the three.
-  conv2d: (g, _out, [x, w], p, needs) => [
+  // a third input is the bias, one per output channel: its gradient sums g over n, i, j
+  conv2d: (g, _out, [x, w, bias], p, needs) => [
     needs[0] ? conv2dInputGrad(g, w, { ...p, inputHW: [x.shape[2], x.shape[3]] }) : null,
     needs[1] ? conv2dWeightGrad(x, g, { ...p, kernelHW: [w.shape[2], w.shape[3]] }) : null,
+    ...(bias ? [needs[2] ? reshape(sum(g, [0, 2, 3]), bias.shape) : null] : []),
   ],
   conv2dInputGrad: (g, _out, [dy, w], p, needs) => [
     needs[0] ? conv2d(g, w, p) : null,

@@ -3,7 +3,7 @@
 import type { Tensor } from "../tensor.ts";
 import { tensor } from "../constants.ts";
 import { fmt } from "../shape.ts";
-import { add, expand, lt, matmul, mean, mul, reshape, where } from "./basic.ts";
+import { expand, lt, matmul, mean, mul, reshape, where } from "./basic.ts";
 import { conv2d } from "../primitives.ts";
 export { conv2d, conv2dInputGrad, conv2dWeightGrad } from "../primitives.ts";
 import { softmax } from "./normalization.ts";
@@ -51,7 +51,7 @@ export function randomHorizontalFlip(x: Tensor, rng: Rng): Tensor {
   return where(lt(coin, 0.5), flipLastAxis(x), x);
 }
 
-/** conv2d plus a per-channel bias [O]. */
+/** conv2d plus a per-channel bias [O], added as the convolution stores its output. */
 export function conv2dBias(x: Tensor, w: Tensor, bias: Tensor, stride = 1, padding = 0): Tensor {
-  return add(conv2d(x, w, { stride, padding }), reshape(bias, [1, bias.size, 1, 1]));
+  return conv2d(x, w, { stride, padding }, bias);
 }

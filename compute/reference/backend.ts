@@ -210,13 +210,14 @@ export class ReferenceBackend implements Backend {
   // The convolution loops run the innermost index over a contiguous output (or dy) row, with
   // each tap's valid output range computed once instead of tested per element; sums gather in
   // float64, as in matmul.
-  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
+  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage, bias?: Storage): void {
     this.#dispatches++;
     const X = d(x), W = d(w), Y = d(out), t = taps(g), hw = g.h * g.w, k = g.kh * g.kw;
     const { stride: s, padding: p, w: iw, wo } = g, plane = new Float64Array(g.ho * wo);
+    const B = bias ? d(bias) : null;
     for (let n = 0; n < g.n; n++) {
       for (let o = 0; o < g.o; o++) {
-        plane.fill(0);
+        plane.fill(B ? B[o] : 0);
         for (let c = 0; c < g.c; c++) {
           const xb = (n * g.c + c) * hw, wb = (o * g.c + c) * k;
           for (const { a, b, i0, i1, j0, j1 } of t) {

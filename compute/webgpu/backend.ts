@@ -97,10 +97,10 @@ const kernels = {
   rowRstd: { code: ROW_RSTD, bindings: ["read", "write"] },
   groupNorm: { code: GROUP_NORM, bindings: ["read", "read", "read", "write"] },
   groupNormInputGrad: { code: GROUP_NORM_INPUT_GRAD, bindings: ["read", "read", "read", "write"] },
-  conv2d: { code: CONV2D, bindings: ["read", "read", "write"] },
+  conv2d: { code: CONV2D, bindings: ["read", "read", "write", "read"] },
   conv2dInputGrad: { code: CONV2D_INPUT_GRAD, bindings: ["read", "read", "write"] },
   conv2dWeightGrad: { code: CONV2D_WEIGHT_GRAD, bindings: ["read", "read", "write"] },
-  conv2dTiled: { code: CONV2D_TILED, bindings: ["read", "read", "write"] },
+  conv2dTiled: { code: CONV2D_TILED, bindings: ["read", "read", "write", "read"] },
   ...CONV_TEXTURE_KERNELS,
   triangularSolve: { code: TRIANGULAR_SOLVE, bindings: ["read", "read", "write"] },
   adam: { code: ADAM, bindings: ["write", "read", "write", "write", "read"] },
@@ -216,11 +216,12 @@ export class WebGpuBackend implements Backend {
     });
     this.convTexture = new TextureConv({
       device: this.device,
-      dispatch: (kernel, res, fill, grid) => {
+      dispatch: (kernel, res, fill, grid, constants) => {
         const p = this.#params();
         fill(p.u);
-        this.#dispatch(kernel, res, p.offset, grid);
+        this.#dispatch(kernel, res, p.offset, grid, constants);
       },
+      placeholder: () => this.#placeholder(),
       fill: (out, value) => this.fill(out, value),
       flush: () => this.flush(),
     });
@@ -514,8 +515,8 @@ export class WebGpuBackend implements Backend {
   }
   // The three maps share one chooser: the texture lowering (CPU adapters), the direct kernels
   // (one thread per output: small convolutions) or shared-memory implicit GEMMs (real GPUs).
-  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
-    this.#convChoose(0, x, w, g, out);
+  conv2d(x: Storage, w: Storage, g: ConvGeometry, out: Storage, bias?: Storage): void {
+    this.#convChoose(0, x, w, g, out, bias);
   }
   conv2dInputGrad(dy: Storage, w: Storage, g: ConvGeometry, out: Storage): void {
     this.#convChoose(2, dy, w, g, out);
@@ -524,7 +525,14 @@ export class WebGpuBackend implements Backend {
     this.#convChoose(1, x, dy, g, out);
   }
   /** The default (`convVariant` when set), or the tuned choice for this map and geometry. */
-  #convChoose(mode: ConvMode, a: Storage, b: Storage, g: ConvGeometry, out: Storage): void {
+  #convChoose(
+    mode: ConvMode,
+    a: Storage,
+    b: Storage,
+    g: ConvGeometry,
+    out: Storage,
+    bias?: Storage,
+  ): void {
     const texture = this.convTexture.applies(g);
     let variant: ConvVariant = this.convVariant ??
       (texture && this.matmulVariant.startsWith("texture")
@@ -539,13 +547,23 @@ export class WebGpuBackend implements Backend {
       const tuned = this.autotune.pick(key, eligible, () => this.#convTrial(eligible, mode, g));
       variant = (tuned as ConvVariant | undefined) ?? variant;
     }
-    this.#convWith(variant, mode, a, b, g, out);
+    this.#convWith(variant, mode, a, b, g, out, bias);
   }
-  #convWith(v: ConvVariant, mode: ConvMode, a: Storage, b: Storage, g: ConvGeometry, out: Storage) {
+  /** One map in one variant; `bias` (forward only) is added as the output is stored. */
+  #convWith(
+    v: ConvVariant,
+    mode: ConvMode,
+    a: Storage,
+    b: Storage,
+    g: ConvGeometry,
+    out: Storage,
+    bias?: Storage,
+  ) {
+    const withBias = { BIAS: bias ? 1 : 0 }, biasOrPlaceholder = bias ?? this.#placeholder();
     if (v === "texture") {
       const t = this.convTexture;
       const done = mode === 0
-        ? t.forward(a, b, g, out)
+        ? t.forward(a, b, g, out, bias)
         : mode === 1
         ? t.weightGrad(a, b, g, out)
         : t.inputGrad(a, b, g, out);
@@ -555,11 +573,11 @@ export class WebGpuBackend implements Backend {
       const [m, n] = convTiledDims(mode, g), p = this.#params();
       p.u.set([0, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding, g.ho, g.wo]);
       const gx = Math.ceil(n / TILE);
-      this.#dispatch("conv2dTiled", [a, b, out], p.offset, [
+      this.#dispatch("conv2dTiled", [a, b, out, biasOrPlaceholder], p.offset, [
         Math.min(gx, MAX_GROUPS),
         Math.ceil(m / TILE),
         Math.ceil(gx / MAX_GROUPS),
-      ], { MODE: mode });
+      ], { MODE: mode, ...withBias });
       return;
     }
     const [kernel, count] = mode === 0
@@ -567,7 +585,8 @@ export class WebGpuBackend implements Backend {
       : mode === 1
       ? ["conv2dWeightGrad", g.o * g.c * g.kh * g.kw] as const
       : ["conv2dInputGrad", g.n * g.c * g.h * g.w] as const;
-    this.#conv(kernel, [a, b, out], g, count);
+    if (mode === 0) this.#conv(kernel, [a, b, out, biasOrPlaceholder], g, count, withBias);
+    else this.#conv(kernel, [a, b, out], g, count);
   }
   /** Times each eligible variant of one map on scratch operands of its geometry. */
   #convTrial(candidates: ConvVariant[], mode: ConvMode, g: ConvGeometry): Trial {
@@ -580,10 +599,16 @@ export class WebGpuBackend implements Backend {
     );
   }
 
-  #conv(kernel: Kernel, storages: Storage[], g: ConvGeometry, count: number): void {
+  #conv(
+    kernel: Kernel,
+    storages: Storage[],
+    g: ConvGeometry,
+    count: number,
+    constants?: Record<string, number>,
+  ): void {
     this.#launch1d(kernel, storages, count, (p) => {
       p.set([count, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.stride, g.padding, g.ho, g.wo]);
-    });
+    }, constants);
   }
   normalizeRows(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
     this.#perRow("normalizeRows", [x, out], rows, cols, eps);

@@ -33,7 +33,10 @@ export interface ConvTextureHost {
     resources: (Storage | GPUTextureView)[],
     fill: (u: Uint32Array) => void,
     grid: [number, number, number],
+    constants?: Record<string, number>,
   ): void;
+  /** A small buffer to bind where an optional operand (the bias) is absent. */
+  placeholder(): Storage;
   fill(out: Storage, value: number): void;
   /** Submits recorded work (before a scratch texture that it may use is destroyed). */
   flush(): void;
@@ -69,6 +72,8 @@ type Job = {
   m: number;
   wgeo: number[];
   store: number[];
+  /** one per product row (output channel), added by the first k chunk's store */
+  bias?: Storage;
 };
 
 /** The texture lowering of the three convolution maps, with its scratch textures. */
@@ -93,13 +98,13 @@ export class TextureConv {
     return macs > 0 && macs >= this.minMacs;
   }
 
-  /** y [N, O, Ho, Wo] = conv2d(x, w); false (nothing recorded) when no chunk fits. */
-  forward(x: Storage, w: Storage, g: ConvGeometry, out: Storage): boolean {
+  /** y [N, O, Ho, Wo] = conv2d(x, w) + bias; false (nothing recorded) when no chunk fits. */
+  forward(x: Storage, w: Storage, g: ConvGeometry, out: Storage, bias?: Storage): boolean {
     const sh = input(g), plan = this.#planB(sh, g.o), taps = g.kh * g.kw;
     if (!plan) return false;
     const wgeo = [taps, g.kw, 0, g.c * taps, taps, g.kw, 1];
     const store = [g.o * g.ho * g.wo, g.ho * g.wo, g.wo, 1, 0, 1, 0];
-    this.#implicitB(out, { src: x, w, sh, plan, m: g.o, wgeo, store });
+    this.#implicitB(out, { src: x, w, sh, plan, m: g.o, wgeo, store, bias });
     return true;
   }
 
@@ -159,7 +164,7 @@ export class TextureConv {
         this.#host.dispatch("convPackChannels", [dy, b], (u) => {
           u.set([0, nt, g.o, g.ho, g.wo, wr, g.n, n0]);
         }, [Math.ceil(nt / CONV_PACK_LANES), nn * perImage, 1]);
-        this.#product(kernel, rows, b, out, [
+        this.#product(kernel, rows, b, out, undefined, [
           ...[qn * taps, nt, nn * g.ho * wr, n0 > 0 ? 1 : 0, 0, nt, 4 * nt, g.o, 0, 1, 0, 0, 0],
           ...[g.c * taps, 0, q0 * taps, wr, hp, g.stride, g.kh, g.kw, qn * taps, nn * hp, g.ho],
         ]);
@@ -183,7 +188,7 @@ export class TextureConv {
   }
 
   /** out = W · shifted(src), chunk by chunk. */
-  #implicitB(out: Storage, { src, w, sh, plan, m, wgeo, store }: Job): void {
+  #implicitB(out: Storage, { src, w, sh, plan, m, wgeo, store, bias }: Job): void {
     const [wr, hp] = shape(sh), taps = sh.kh * sh.kw, wq = sh.ho * wr;
     for (const [m0, mn] of chunks(m, plan.mc)) {
       const kernel = mn <= tiles.convGemmBShort[1] ? "convGemmBShort" : "convGemmB";
@@ -195,7 +200,7 @@ export class TextureConv {
         }, [Math.ceil(kq / CONV_PACK_LANES), mn, 1]);
         for (const [n0, nn] of chunks(sh.n, plan.nc)) {
           const rows = this.#packRows(src, sh, n0, nn, q0, qn);
-          this.#product(kernel, a, rows, out, [
+          this.#product(kernel, a, rows, out, bias, [
             ...[mn, nn * wq, kq, q0 > 0 ? 1 : 0, n0 * wq, wq, 4 * wr, sh.wo, ...store, m0],
             ...[wr, hp, sh.s, sh.kh, sh.kw, qn * taps, nn * hp, sh.ho],
           ]);
@@ -221,14 +226,16 @@ export class TextureConv {
     a: GPUTextureView,
     b: GPUTextureView,
     out: Storage,
+    bias: Storage | undefined,
     params: number[],
   ) {
     const [, rows, cols] = tiles[kernel];
-    this.#host.dispatch(kernel, [a, b, out], (u) => u.set(params.map((v) => v >>> 0)), [
+    const resources = [a, b, out, bias ?? this.#host.placeholder()];
+    this.#host.dispatch(kernel, resources, (u) => u.set(params.map((v) => v >>> 0)), [
       Math.ceil(params[1] / (CONV_GEMM_LANES * cols)),
       Math.ceil(params[0] / rows),
       1,
-    ]);
+    ], { BIAS: bias ? 1 : 0 });
   }
 
   /**

@@ -106,6 +106,11 @@ Deno.test("conv2d and its two gradient maps: dot-product test to second order (f
     await checkGrads((v) => square(conv2dInputGrad(dyt, v, ip)), w, c.ws, `inputGrad wrt w ${i}`);
     await checkGrads((v) => square(conv2dWeightGrad(v, dyt, kp)), x, c.xs, `weightGrad wrt x ${i}`);
     await checkGrads((v) => square(conv2dWeightGrad(xt, v, kp)), dy, ys, `weightGrad wrt dy ${i}`);
+    // the fused bias, alone and beside the other two inputs
+    const b = await values([c.ws[0]], 300 + i), bt = tensor(be, b, [c.ws[0]], "f64");
+    const conv = (v: Tensor, u: Tensor, bb: Tensor) => conv2dBias(v, u, bb, c.stride, c.pad);
+    await checkGrads((v) => square(conv(xt, wt, v)), b, [c.ws[0]], `conv2dBias wrt b ${i}`);
+    await checkGrads((v) => square(conv(v, wt, bt)), x, c.xs, `conv2dBias wrt x ${i}`);
   }
 });
 

@@ -62,9 +62,12 @@ async function values(shape: number[], seed: number): Promise<Float64Array> {
   return (await Rng.fromSeed(seed).normal(referenceBackend(), shape, "f64").read()) as Float64Array;
 }
 
-/** Forward, input gradient and weight gradient of one case on `be`, with dispatches of each. */
+/**
+ * Forward, input gradient, weight gradient and the forward with a bias (added by the first k
+ * chunk's store) of one case on `be`, with dispatches of each.
+ */
 async function threeMaps(be: Backend, c: Case, data: Float64Array[], dtype: "f32" | "f64") {
-  const [x, w, dy] = data;
+  const [x, w, dy, b] = data;
   const p = { stride: c.stride, padding: c.pad };
   const xt = tensor(be, x, c.xs, dtype), wt = tensor(be, w, c.ws, dtype);
   const dispatches: number[] = [];
@@ -78,8 +81,10 @@ async function threeMaps(be: Backend, c: Case, data: Float64Array[], dtype: "f32
   const dyt = tensor(be, dy, y.shape as number[], dtype);
   const dx = counted(() => conv2dInputGrad(dyt, wt, { ...p, inputHW: [c.xs[2], c.xs[3]] }));
   const dw = counted(() => conv2dWeightGrad(xt, dyt, { ...p, kernelHW: [c.ws[2], c.ws[3]] }));
-  const out = [await y.read(), await dx.read(), await dw.read()];
-  for (const t of [xt, wt, y, dyt, dx, dw]) t.dispose();
+  const bt = tensor(be, b, [c.ws[0]], dtype);
+  const yb = counted(() => conv2d(xt, wt, p, bt));
+  const out = [await y.read(), await dx.read(), await dw.read(), await yb.read()];
+  for (const t of [xt, wt, y, dyt, dx, dw, bt, yb]) t.dispose();
   return { out, dispatches };
 }
 
@@ -91,10 +96,10 @@ function outShape(c: Case): number[] {
 
 async function compare(gpu: WebGpuBackend, c: Case, seed: number) {
   const data = [await values(c.xs, seed), await values(c.ws, seed + 1)];
-  data.push(await values(outShape(c), seed + 2));
+  data.push(await values(outShape(c), seed + 2), await values([c.ws[0]], seed + 3));
   const expected = (await threeMaps(referenceBackend(), c, data, "f64")).out;
   const got = await threeMaps(gpu, c, data, "f32");
-  for (const [i, name] of ["forward", "input grad", "weight grad"].entries()) {
+  for (const [i, name] of ["forward", "input grad", "weight grad", "forward + bias"].entries()) {
     const what = `${name} ${JSON.stringify(c)}`;
     // the direct kernels are one dispatch; the texture path packs, then multiplies
     if (got.dispatches[i] < 3) throw new Error(`${what}: the direct kernel ran`);

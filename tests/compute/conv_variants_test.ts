@@ -38,16 +38,18 @@ async function maps(be: Backend, c: Case, dtype: "f32" | "f64") {
   const host = async (shape: number[], k: number) =>
     tensor(be, await rng.derive(k).normal(ref, shape, "f64").read(), shape, dtype);
   const x = await host(c.xs, 0), wt = await host(c.ws, 1), dy = await host([n, o, ho, wo], 2);
+  const bias = await host([o], 3);
   const p = { stride: c.stride, padding: c.pad };
   return await Promise.all([
     conv2d(x, wt, p).read(),
+    conv2d(x, wt, p, bias).read(),
     conv2dInputGrad(dy, wt, { ...p, inputHW: [h, w] }).read(),
     conv2dWeightGrad(x, dy, { ...p, kernelHW: [kh, kw] }).read(),
   ]);
 }
 
 function assertMapsClose(got: ArrayLike<number>[], want: ArrayLike<number>[], what: string) {
-  ["forward", "input gradient", "weight gradient"].forEach((map, i) => {
+  ["forward", "forward + bias", "input gradient", "weight gradient"].forEach((map, i) => {
     const scale = Array.from(want[i]).reduce((m, v) => Math.max(m, Math.abs(v)), 1);
     const close = { ...tol.f32ConvPerMaxAbs, atol: tol.f32ConvPerMaxAbs.atol * scale };
     assertAllClose(got[i], want[i], close, `${what} ${map}`);

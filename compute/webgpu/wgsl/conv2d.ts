@@ -14,7 +14,19 @@ fn geo() -> Geo {
   return Geo(P(1u), P(2u), P(3u), P(4u), P(5u), P(6u), P(7u), P(8u), P(9u), P(10u), P(11u));
 }`;
 
-export const CONV2D = PRELUDE + GEOMETRY + /* wgsl */ `
+/**
+ * The forward map's optional bias (BIAS = 1), one per output row of the product (the output
+ * channel), added where a kernel first stores; binding 4 holds a placeholder when absent.
+ */
+export const CONV_BIAS = /* wgsl */ `
+override BIAS: u32 = 0u;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+fn conv_bias(o: u32) -> f32 {
+  if (BIAS == 1u) { return bias[o]; }
+  return 0.0;
+}`;
+
+export const CONV2D = PRELUDE + GEOMETRY + CONV_BIAS + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
@@ -23,7 +35,7 @@ ${MAIN_1D} {
   if (id >= P(0u)) { return; }
   let g = geo();
   let j = id % g.wo; let i = (id / g.wo) % g.ho; let o = (id / (g.wo * g.ho)) % g.o; let n = id / (g.wo * g.ho * g.o);
-  var acc = 0.0;
+  var acc = conv_bias(o);
   for (var c = 0u; c < g.c; c++) {
     for (var a = 0u; a < g.kh; a++) {
       let yy = i32(i * g.s + a) - i32(g.p);
@@ -143,6 +155,7 @@ export function convGemm(implicit: "a" | "b", rows: number, cols: number): strin
 @group(0) @binding(1) var ta: texture_2d<f32>;
 @group(0) @binding(2) var tb: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${CONV_BIAS}
 const NONE = 0xffffffffu;
 // Output offsets (without the row term) of the four positions of column texel t.
 fn column_offsets(t: u32) -> vec4<u32> {
@@ -162,7 +175,7 @@ fn store(offs: vec4<u32>, row: u32, v: vec4<f32>) {
   let at = (P(15u) + row) * P(9u);
   for (var e = 0u; e < 4u; e++) {
     if (offs[e] == NONE) { continue; }
-    if (P(3u) != 0u) { out[offs[e] + at] += v[e]; } else { out[offs[e] + at] = v[e]; }
+    if (P(3u) != 0u) { out[offs[e] + at] += v[e]; } else { out[offs[e] + at] = v[e] + conv_bias(P(15u) + row); }
   }
 }
 @compute @workgroup_size(${lanes})

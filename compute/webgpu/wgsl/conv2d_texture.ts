@@ -104,7 +104,7 @@ ${MAIN_2D} {
 }`;
 
 const pack = ["read", "storageTexture"] as const;
-const product = ["texture", "texture", "write"] as const;
+const product = ["texture", "texture", "write", "read"] as const;
 
 /** Product variants: which operand reads shifted rows, rows and column texels per lane. */
 export const CONV_GEMM_TILES = {

@@ -15,10 +15,11 @@
 import type { ConvGeometry } from "../../backend.ts";
 import { PRELUDE } from "./common.ts";
 import { TILED_GEMM } from "./matmul_tiled.ts";
+import { CONV_BIAS } from "./conv2d.ts";
 
 // params: [0] count (unused), [1] n, [2] c, [3] h, [4] w, [5] o, [6] kh, [7] kw, [8] stride,
 // [9] pad, [10] ho, [11] wo — the direct kernels' layout
-export const CONV2D_TILED = PRELUDE + TILED_GEMM + /* wgsl */ `
+export const CONV2D_TILED = PRELUDE + TILED_GEMM + CONV_BIAS + /* wgsl */ `
 override MODE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> src0: array<f32>;
 @group(0) @binding(2) var<storage, read> src1: array<f32>;
@@ -80,7 +81,7 @@ fn store(row: u32, col: u32, v: f32) {
   switch MODE {
     case 0u: {
       let hw = cg.ho * cg.wo;
-      out[((col / hw) * cg.o + row) * hw + col % hw] = v;
+      out[((col / hw) * cg.o + row) * hw + col % hw] = v + conv_bias(row);
     }
     case 1u: { out[row * cg.c * cg.kh * cg.kw + col] = v; }
     default: {

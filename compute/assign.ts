@@ -13,6 +13,7 @@ export function assign(target: Tensor, value: Tensor): void {
     );
   }
   if (target.size === 0) return;
+  target.shared.host = null; // its values are no longer the uploaded ones
   target.backend.copy(value.storage, { offset: 0, strides: [1] }, target.storage, {
     offset: 0,
     strides: [1],

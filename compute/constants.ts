@@ -23,6 +23,22 @@ export function tensor(
   return new Tensor(new SharedStorage(backend, storage), [...shape], dtype);
 }
 
+/**
+ * `tensor` that also keeps its values on the host in float64 (`hostValues`), so host-side
+ * arithmetic on them needs no readback: per-example times an ODE solver uploads, and the
+ * coefficients computed from them. An `assign` into it drops the copy.
+ */
+export function tensorWithHostCopy(
+  backend: Backend,
+  data: ArrayLike<number>,
+  shape: Shape = [data.length],
+  dtype: DType = "f32",
+): Tensor {
+  const t = tensor(backend, data, shape, dtype);
+  t.shared.host = Float64Array.from(data);
+  return t;
+}
+
 export function full(backend: Backend, shape: Shape, value: number, dtype: DType = "f32"): Tensor {
   checkRank("full", shape);
   const storage = backend.alloc(Math.max(1, sizeOf(shape)), dtype);

@@ -3,7 +3,7 @@
 export type { Backend, DType } from "./backend.ts";
 export { Tensor } from "./tensor.ts";
 export { keep, tidy, tidyAsync } from "./scope.ts";
-export { constant, full, ones, tensor, zeros } from "./constants.ts";
+export { constant, full, ones, tensor, tensorWithHostCopy, zeros } from "./constants.ts";
 export * from "./ops/basic.ts";
 export * from "./ops/activations.ts";
 export { noGrad } from "./autodiff/mode.ts";

@@ -15,6 +15,8 @@ export interface Node<P extends Prim = Prim> {
 /** Storage shared by tensors that alias it (reshape); freed when the last alias is disposed. */
 export class SharedStorage {
   refs = 1;
+  /** The values in float64 when they were uploaded from the host and never written since. */
+  host: Float64Array | null = null;
   constructor(readonly backend: Backend, readonly storage: Storage) {}
   release(): void {
     if (--this.refs === 0) this.backend.free(this.storage);
@@ -71,6 +73,12 @@ export class Tensor {
   /** True when gradients flow through this tensor. */
   get requiresGrad(): boolean {
     return this.watched || this.node !== null;
+  }
+
+  /** The values without a readback, when `tensorWithHostCopy` made this storage; else null. */
+  hostValues(): Float64Array | null {
+    const host = this.shared.host;
+    return host !== null && host.length === this.size ? host : null;
   }
 
   /** Copies the values to the host; the only operation that waits for the device. */

@@ -5,6 +5,7 @@
  */
 
 import { add, exp, mul, type Tensor } from "../compute/mod.ts";
+import { hostAlphaSigma, hostDriftDiffusion } from "./host_times.ts";
 import type { Sde } from "./sde.ts";
 import { oneMinusExpNeg } from "./vp.ts";
 
@@ -71,10 +72,14 @@ export class SubVpSde implements Sde {
   }
   /** σ = 1 − e^{−B} by the float32-safe series below B = 0.1 (σ ≈ B: the subtraction would cancel). */
   alphaSigmaT(t: Tensor): { alpha: Tensor; sigma: Tensor } {
+    const host = hostAlphaSigma(this, t);
+    if (host) return host;
     const b = this.#integratedBetaT(t);
     return { alpha: exp(mul(b, -0.5)), sigma: oneMinusExpNeg(b) };
   }
   driftDiffusionT(t: Tensor): { f: Tensor; g2: Tensor } {
+    const host = hostDriftDiffusion(this, t);
+    if (host) return host;
     const beta = add(mul(t, this.beta1 - this.beta0), this.beta0);
     const b = this.#integratedBetaT(t);
     return { f: mul(beta, -0.5), g2: mul(beta, oneMinusExpNeg(mul(b, 2))) };

@@ -6,6 +6,7 @@
  */
 
 import { add, mul, sigmoid, sqrt, type Tensor } from "../compute/mod.ts";
+import { hostAlphaSigma, hostDriftDiffusion } from "./host_times.ts";
 import type { Sde } from "./sde.ts";
 
 /**
@@ -70,10 +71,14 @@ export class VdmSde implements Sde {
    * cancel, and α² = sigmoid(−γ) likewise near γmax.
    */
   alphaSigmaT(t: Tensor): { alpha: Tensor; sigma: Tensor } {
+    const host = hostAlphaSigma(this, t);
+    if (host) return host;
     const gamma = this.#gammaT(t);
     return { alpha: sqrt(sigmoid(mul(gamma, -1))), sigma: sqrt(sigmoid(gamma)) };
   }
   driftDiffusionT(t: Tensor): { f: Tensor; g2: Tensor } {
+    const host = hostDriftDiffusion(this, t);
+    if (host) return host;
     const g2 = mul(sigmoid(this.#gammaT(t)), this.gammaMax - this.gammaMin);
     return { f: mul(g2, -0.5), g2 };
   }

@@ -5,6 +5,7 @@
  */
 
 import { add, exp, full, mul, type Tensor, zeros } from "../compute/mod.ts";
+import { hostAlphaSigma, hostDriftDiffusion } from "./host_times.ts";
 import type { Sde } from "./sde.ts";
 
 export class VeSde implements Sde {
@@ -48,12 +49,16 @@ export class VeSde implements Sde {
 
   /** One exp of a linear function of t: no cancellation anywhere, so no small-t branch. */
   alphaSigmaT(t: Tensor): { alpha: Tensor; sigma: Tensor } {
+    const host = hostAlphaSigma(this, t);
+    if (host) return host;
     return {
       alpha: full(t.backend, t.shape, 1, t.dtype),
       sigma: exp(add(mul(t, this.#logRatio), Math.log(this.sigmaMin))),
     };
   }
   driftDiffusionT(t: Tensor): { f: Tensor; g2: Tensor } {
+    const host = hostDriftDiffusion(this, t);
+    if (host) return host;
     // g² = exp(2 ln σ_t + ln(2 ln(σmax/σmin))): one rounding fewer than squaring σ on the device
     const logG2 = add(
       mul(t, 2 * this.#logRatio),

@@ -4,6 +4,7 @@
  */
 
 import { add, exp, lt, mul, sqrt, sub, type Tensor, where } from "../compute/mod.ts";
+import { hostAlphaSigma, hostDriftDiffusion } from "./host_times.ts";
 import type { Sde } from "./sde.ts";
 
 /** Below this B the series 1 − e^{−B} = B − B²/2 + … replaces the float32 subtraction. */
@@ -61,10 +62,14 @@ export class VpSde implements Sde {
     return add(mul(t, this.beta0), mul(mul(t, t), 0.5 * (this.beta1 - this.beta0)));
   }
   alphaSigmaT(t: Tensor): { alpha: Tensor; sigma: Tensor } {
+    const host = hostAlphaSigma(this, t);
+    if (host) return host;
     const b = this.#integratedBetaT(t);
     return { alpha: exp(mul(b, -0.5)), sigma: sqrt(oneMinusExpNeg(b)) };
   }
   driftDiffusionT(t: Tensor): { f: Tensor; g2: Tensor } {
+    const host = hostDriftDiffusion(this, t);
+    if (host) return host;
     const beta = add(mul(t, this.beta1 - this.beta0), this.beta0);
     return { f: mul(beta, -0.5), g2: beta };
   }

@@ -5,7 +5,16 @@
  * h = min(100·h0, (0.01 / max(d1, d2))^(1/p)). Costs one call to f and two readbacks.
  */
 
-import { add, mul, noGrad, reshape, sub, type Tensor, tensor, tidy } from "../../compute/mod.ts";
+import {
+  add,
+  mul,
+  noGrad,
+  reshape,
+  sub,
+  type Tensor,
+  tensorWithHostCopy,
+  tidy,
+} from "../../compute/mod.ts";
 import { errorMeanSquare, readNorms } from "./error_norm.ts";
 import type { OdeFn } from "./rk_step.ts";
 
@@ -22,7 +31,8 @@ export async function initialStepSize(
 ): Promise<Float64Array> {
   const B = y0[0].shape[0];
   const dir = Math.sign(t1 - t0), span = Math.abs(t1 - t0);
-  const upload = (v: ArrayLike<number>) => tensor(y0[0].backend, v, [B], y0[0].dtype);
+  // times keep a host copy: the model's per-example coefficients then come from the host
+  const upload = (v: ArrayLike<number>) => tensorWithHostCopy(y0[0].backend, v, [B], y0[0].dtype);
   // The scale uses |y0| alone (max(|y0|, |y0|)).
   const norm = (v: Tensor[]) => noGrad(() => errorMeanSquare(v, y0, y0, rtol, atol));
   const [d0, d1] = await readNorms(tidy(() => [norm(y0), norm(f0)]));

@@ -11,7 +11,7 @@ import {
   reshape,
   stopGradient,
   type Tensor,
-  tensor,
+  tensorWithHostCopy,
   tidy,
   where,
 } from "../../compute/mod.ts";
@@ -90,7 +90,8 @@ export async function solveOde(
       );
     }
   }
-  const upload = (v: ArrayLike<number>) => tensor(y0[0].backend, v, [B], y0[0].dtype);
+  // times keep a host copy: the model's per-example coefficients then come from the host
+  const upload = (v: ArrayLike<number>) => tensorWithHostCopy(y0[0].backend, v, [B], y0[0].dtype);
   const counts = {
     nfe: 0,
     steps: 0,

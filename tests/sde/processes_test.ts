@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type BackendCase, eachBackend } from "../_helpers/backends.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
-import { tensor } from "../../compute/mod.ts";
+import { mul, tensor, tensorWithHostCopy, watch } from "../../compute/mod.ts";
 import { DEFAULT_T_MIN, makeSde, SDE_KINDS, sdeFromJson, sdeToJson } from "../../sde/processes.ts";
 import { VDM_UNIFORM_DEQUANT_GAMMA0, VdmSde } from "../../sde/vdm.ts";
 import type { Sde } from "../../sde/sde.ts";
@@ -184,3 +184,29 @@ Deno.test("sdeFromJson(sdeToJson(sde)) rebuilds the process through JSON text", 
   assert.deepEqual(makeSde("ve").params, { sigmaMin: 0.01, sigmaMax: 50 });
   assert.deepEqual(makeSde("vdm").params, { gammaMin: -13.3, gammaMax: 5 });
 });
+
+eachBackend(
+  "times known on the host take the host methods with no device pass; a gradient needs the tensor path",
+  async (c) => {
+    const ts = [1e-5, 1e-3, 0.1, 0.5, 1];
+    const held = c.dtype === "f64" ? ts : ts.map(Math.fround);
+    for (const kind of SDE_KINDS) {
+      const sde = makeSde(kind);
+      const t = tensorWithHostCopy(c.backend, held, [ts.length], c.dtype);
+      const before = c.backend.stats().dispatches;
+      const { alpha, sigma } = sde.alphaSigmaT(t);
+      const { f, g2 } = sde.driftDiffusionT(t);
+      assert.equal(c.backend.stats().dispatches, before, `${kind}: no kernel ran`);
+      const exact = { ...(c.dtype === "f64" ? tol.f64 : tol.f32Elementwise), atol: 0 };
+      const host = (fn: (t: number) => number) => held.map((u) => fn.call(sde, u));
+      assertAllClose(await alpha.read(), host(sde.alpha), exact, `${kind} α`);
+      assertAllClose(await sigma.read(), host(sde.sigma), exact, `${kind} σ`);
+      assertAllClose(await f.read(), host(sde.driftCoef), exact, `${kind} f`);
+      assertAllClose(await g2.read(), host(sde.diffusion2), exact, `${kind} g²`);
+      // a watched time, or one computed on the device, goes through the differentiable formulas
+      const watched = sde.alphaSigmaT(watch(t)).sigma;
+      assert.ok(watched.requiresGrad, `${kind}: σ of a watched t carries its gradient`);
+      assert.equal(mul(t, 1).hostValues(), null, "a computed tensor has no host copy");
+    }
+  },
+);

@@ -59,6 +59,7 @@ export function adamStep<T extends Tree>(
   noGrad(() => {
     ps.forEach((p: Tensor, i) => {
       const g = gate ?? constant(p.backend, 1, p.dtype);
+      p.shared.host = null; // updated in place below
       p.backend.adam(p.storage, gs[i].storage, ms[i].storage, vs[i].storage, g.storage, {
         lr,
         beta1: c.beta1,

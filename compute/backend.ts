@@ -134,6 +134,12 @@ export interface Backend {
     shape: number[],
     out: Storage,
   ): void;
+  /**
+   * out = Σ_j weights[j] · terms[j] over `n` contiguous elements (every term the same length):
+   * a linear combination in one pass, e.g. a Runge–Kutta stage. At most MAX_WEIGHTED_TERMS
+   * terms per call.
+   */
+  weightedSum(terms: Storage[], weights: readonly number[], n: number, out: Storage): void;
   /** Reduces `x` (shape `shape`) over `axes`; `out` holds the kept axes in order. */
   reduce(op: ReduceOp, x: Storage, shape: number[], axes: number[], out: Storage): void;
   /** Copies `shape` elements from a strided source window into a strided destination window. */
@@ -218,3 +224,6 @@ export const bytesPerElement: Record<DType, number> = { f32: 4, f64: 8 };
 
 /** Largest tensor rank the kernels index (shapes and strides travel as uniforms). */
 export const MAX_RANK = 6;
+
+/** Terms one `weightedSum` call takes (a WebGPU stage binds them and its output: 8 buffers). */
+export const MAX_WEIGHTED_TERMS = 7;

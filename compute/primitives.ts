@@ -4,7 +4,14 @@
  * an input requires a gradient. The VJP of each lives in `autodiff/vjp_rules.ts`.
  */
 
-import type { BinaryOp, ConvGeometry, DType, ReduceOp, UnaryOp } from "./backend.ts";
+import {
+  type BinaryOp,
+  type ConvGeometry,
+  type DType,
+  MAX_WEIGHTED_TERMS,
+  type ReduceOp,
+  type UnaryOp,
+} from "./backend.ts";
 import { isRecording } from "./autodiff/mode.ts";
 import {
   broadcastShapes,
@@ -38,6 +45,7 @@ export type Prim =
   | "normalizeRows"
   | "groupNorm"
   | "groupNormInputGrad"
+  | "weightedSum"
   | "rowRstd"
   | "conv2d"
   | "conv2dInputGrad"
@@ -58,6 +66,7 @@ export interface PrimParams extends Record<UnaryOp | BinaryOp | "where", null> {
   normalizeRows: { eps: number };
   groupNorm: { groups: number; eps: number };
   groupNormInputGrad: { groups: number; eps: number };
+  weightedSum: { weights: number[] };
   rowRstd: { eps: number };
   triangularSolve: { transpose: boolean };
   conv2d: ConvParams;
@@ -450,6 +459,39 @@ export function groupNormInputGrad(
     x.backend.groupNormInputGrad(x.storage, gamma.storage, dy.storage, geometry, out.storage);
   }
   return record(out, "groupNormInputGrad", [x, gamma, dy], { groups, eps });
+}
+
+/**
+ * Σ_j weights[j] · terms[j] for terms of one shape, in one kernel per MAX_WEIGHTED_TERMS terms
+ * (more are folded in by further calls): a Runge–Kutta stage's combination of its slopes.
+ */
+export function weightedSum(terms: Tensor[], weights: readonly number[]): Tensor {
+  if (terms.length === 0 || terms.length !== weights.length) {
+    throw new Error(
+      `weightedSum: ${terms.length} terms and ${weights.length} weights (need as many, at least one)`,
+    );
+  }
+  const like = pickLike("weightedSum", ...terms);
+  for (const t of terms) {
+    if (!sameShape(t.shape, like.shape)) {
+      throw new Error(`weightedSum: terms ${fmt(like.shape)} and ${fmt(t.shape)} differ in shape`);
+    }
+  }
+  if (terms.length > MAX_WEIGHTED_TERMS) {
+    const head = weightedSum(
+      terms.slice(0, MAX_WEIGHTED_TERMS),
+      weights.slice(0, MAX_WEIGHTED_TERMS),
+    );
+    return weightedSum(
+      [head, ...terms.slice(MAX_WEIGHTED_TERMS)],
+      [1, ...weights.slice(MAX_WEIGHTED_TERMS)],
+    );
+  }
+  const out = empty(like, like.shape);
+  if (out.size > 0) {
+    like.backend.weightedSum(terms.map((t) => t.storage), weights, out.size, out.storage);
+  }
+  return record(out, "weightedSum", terms, { weights: [...weights] });
 }
 
 /** (σ² + eps)^(−1/2) of each row (the last axis), kept as a size-1 last axis. */

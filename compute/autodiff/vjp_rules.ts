@@ -184,6 +184,9 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     return [gx, gGamma, gBeta];
   },
 
+  // d Σ w_j t_j = Σ w_j dt_j
+  weightedSum: (g, _out, _terms, { weights }, needs) =>
+    weights.map((w, j) => (needs[j] ? mul(g, w) : null)),
   groupNormInputGrad: () => {
     throw new Error(
       "groupNormInputGrad has no VJP: groupNorm's rule uses it only when no graph is recorded",

@@ -14,12 +14,25 @@ import {
   reshape,
   slice,
   unary,
+  weightedSum,
   where,
 } from "../primitives.ts";
 import { normalizeAxes, sameShape, type Shape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 
-export { cast, concat, expand, matmul, matmulBias, pad, permute, reshape, slice, where };
+export {
+  cast,
+  concat,
+  expand,
+  matmul,
+  matmulBias,
+  pad,
+  permute,
+  reshape,
+  slice,
+  weightedSum,
+  where,
+};
 
 export const neg = (x: Tensor) => unary("neg", x);
 export const exp = (x: Tensor) => unary("exp", x);

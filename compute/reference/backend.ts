@@ -317,6 +317,15 @@ export class ReferenceBackend implements Backend {
       }
     });
   }
+  weightedSum(terms: Storage[], weights: readonly number[], n: number, out: Storage): void {
+    this.#dispatches++;
+    const O = d(out), T = terms.map(d);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < T.length; j++) s += weights[j] * T[j][i];
+      O[i] = s;
+    }
+  }
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
     this.#rowStats(x, rows, cols, eps, (r, _mean, rstd) => {
       d(out)[r] = rstd;

@@ -14,6 +14,7 @@ import {
   type DType,
   type GroupNormGeometry,
   MAX_RANK,
+  MAX_WEIGHTED_TERMS,
   type RandomParams,
   type ReduceOp,
   type Storage,
@@ -33,6 +34,7 @@ import {
   UNARY4,
   unaryCodes,
   VEC4_MODE,
+  weightedSumCode,
   WHERE,
 } from "./wgsl/elementwise.ts";
 import { COPY, REDUCE } from "./wgsl/movement.ts";
@@ -78,6 +80,7 @@ const kernels = {
   binary: { code: BINARY, bindings: ["read", "read", "write"] },
   unary4: { code: UNARY4, bindings: ["read", "write"] },
   binary4: { code: BINARY4, bindings: ["read", "read", "write"] },
+  ...weightedSumKernels(),
   where: { code: WHERE, bindings: ["read", "read", "read", "write"] },
   copy: { code: COPY, bindings: ["read", "write"] },
   reduce: { code: REDUCE, bindings: ["read", "write"] },
@@ -352,6 +355,14 @@ export class WebGpuBackend implements Backend {
     this.#launch1d("binary", [a, b, out], n, (p) => fill(p, n), {
       OP: binaryCodes[op],
       DENSE: denseFlags(shape, [av, bv]),
+    });
+  }
+  weightedSum(terms: Storage[], weights: readonly number[], n: number, out: Storage): void {
+    const quads = Math.ceil(n / 4);
+    const kernel = `weightedSum${terms.length}` as Kernel;
+    this.#launch1d(kernel, [...terms, out], quads, (p, f) => {
+      p[0] = quads;
+      f.set(weights, 4);
     });
   }
   where(
@@ -913,4 +924,19 @@ function denseFlags(shape: number[], views: View[]): number {
     (flags, v, k) => (v.offset === 0 && sameShape(v.strides, dense) ? flags | (1 << k) : flags),
     0,
   );
+}
+
+/** weightedSum1 … weightedSum7: one kernel per term count (each term a binding). */
+function weightedSumKernels() {
+  const table: Record<string, { code: string; bindings: Binding[] }> = {};
+  for (let k = 1; k <= MAX_WEIGHTED_TERMS; k++) {
+    table[`weightedSum${k}`] = {
+      code: weightedSumCode(k),
+      bindings: [...Array(k).fill("read"), "write"],
+    };
+  }
+  return table as Record<
+    `weightedSum${1 | 2 | 3 | 4 | 5 | 6 | 7}`,
+    { code: string; bindings: Binding[] }
+  >;
 }

@@ -5,7 +5,7 @@
  * (e.g. a divergence by VJP), and its outputs are used detached.
  */
 
-import { add, mul, noGrad, type Tensor } from "../../compute/mod.ts";
+import { add, mul, noGrad, type Tensor, weightedSum } from "../../compute/mod.ts";
 import type { ButcherTableau } from "./tableaus.ts";
 
 /**
@@ -48,15 +48,13 @@ export function rkStep(
     return k;
   };
   // Σⱼ wⱼ kⱼ per component, skipping zero weights (DP5 has several); null when all are zero.
+  // Σ_j w_j k_j per component, one fused pass (null when every weight is zero)
   const combine = (w: readonly number[]): (Tensor | null)[] =>
     y.map((_, c) => {
-      let acc: Tensor | null = null;
-      w.forEach((wj, j) => {
-        if (wj === 0) return;
-        const term = wj === 1 ? ks[j][c] : mul(ks[j][c], wj);
-        acc = acc === null ? term : add(acc, term);
-      });
-      return acc;
+      const used = w.flatMap((wj, j) => (wj === 0 ? [] : [j]));
+      if (used.length === 0) return null;
+      if (used.length === 1 && w[used[0]] === 1) return ks[used[0]][c];
+      return weightedSum(used.map((j) => ks[j][c]), used.map((j) => w[j]));
     });
   const advance = (w: readonly number[]): Tensor[] =>
     noGrad(() => combine(w).map((inc, c) => (inc === null ? y[c] : add(y[c], scaleH(c, inc)))));

@@ -151,6 +151,18 @@ Deno.test("gradients of matmul: both operands, transposes, batches", async () =>
   ]);
 });
 
+Deno.test("gradients of weightedSum in each term, a term repeated, and past one kernel's terms", async () => {
+  const c = k(pts(6), [2, 3]);
+  await checkAll([
+    ["0.5 x − 2 c", (v) => C.weightedSum([v, c], [0.5, -2]), pts(6), [2, 3]],
+    ["x·x weighted", (v) => C.weightedSum([C.mul(v, v), v, c], [1, 3, -1]), pts(6), [2, 3]],
+    ["nine terms", (v) => C.weightedSum(Array(9).fill(v), [1, 2, 3, 4, 5, 6, 7, 8, -9]), pts(6), [
+      2,
+      3,
+    ]],
+  ]);
+});
+
 Deno.test("gradients of composed ops: silu, softplus, logsumexp", async () => {
   const x = pts(12), s = [3, 4];
   await checkAll([

@@ -223,6 +223,18 @@ export const cases: Case[] = [
     ["silu [17]", [N(17)], C.silu],
     ["silu [4,8] (four-wide kernel)", [N(4, 8)], (x) => C.silu(C.mul(x, 4))],
     ["siluGrad [17] (one-wide)", [N(17), N(17)], (x, g) => C.siluGrad(C.mul(x, 4), g)],
+    [
+      "weightedSum of 3 [17] (a partial last vec4)",
+      [N(17), N(17), N(17)],
+      (a, b, c) => C.weightedSum([a, b, c], [0.5, -2, 0.25]),
+      lin,
+    ],
+    [
+      "weightedSum of 9 [2,4] (two chained kernels)",
+      [N(2, 4), N(2, 4), N(2, 4)],
+      (a, b, c) => C.weightedSum([a, b, c, a, b, c, a, b, c], [1, 2, 3, -1, 0.5, 4, 0.25, -3, 2]),
+      lin,
+    ],
     ["siluGrad [4,8] with a row-broadcast g", [N(4, 8), N(8)], (x, g) => C.siluGrad(x, g)],
     ["softplus of 4x (large |x|)", [N(3, 5)], (x) => C.softplus(C.mul(x, 4))],
     ["logsumexp [1] of [3,4]", [N(3, 4)], (x) => C.logsumexp(x, [1])],

@@ -194,3 +194,22 @@ ${MAIN_1D} {
   if ((DENSE & 4u) == 0u) { ib = strided(i, rank, 22u); }
   out[i] = select(b[ib], a[ia], c[ic] != 0.0);
 }`;
+
+/**
+ * out = Σ_j w_j t_j for `terms` inputs (1 to 7: with the output, the 8 storage buffers every
+ * adapter offers), four elements per invocation (buffers are 16-byte multiples, so the last
+ * vec4 may run past n into the padding). params: [0] n in vec4s, [4 + j] w_j (f32 bits).
+ */
+export const weightedSumCode = (terms: number) => {
+  const js = [...Array(terms).keys()];
+  return PRELUDE +
+    js.map((j) => `@group(0) @binding(${j + 1}) var<storage, read> t${j}: array<vec4<f32>>;`).join(
+      "\n",
+    ) + /* wgsl */ `
+@group(0) @binding(${terms + 1}) var<storage, read_write> out: array<vec4<f32>>;
+${MAIN_1D} {
+  let i = flat_index(gid, nwg);
+  if (i >= P(0u)) { return; }
+  out[i] = ${js.map((j) => `Pf(${4 + j}u) * t${j}[i]`).join(" + ")};
+}`;
+};

@@ -4,7 +4,7 @@
  * a whole ODE solve. Both differentiate again when a surrounding `valueAndGrad` traces them.
  */
 
-import { add, expand, mul, reshape, sumPerExample } from "../ops/basic.ts";
+import { add, mul, reshape, slice, sumPerExample } from "../ops/basic.ts";
 import { tensor } from "../constants.ts";
 import { fmt, sameShape } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
@@ -40,16 +40,14 @@ export function divergenceFromPullback(
   how: DivergenceMethod,
 ): Tensor {
   if (how.method === "hutchinson") return sumPerExample(mul(how.probe, pullback(how.probe)));
-  const dim = x.size / x.shape[0];
+  const [batch] = x.shape, dim = x.size / batch;
   let div: Tensor | null = null;
   for (let i = 0; i < dim; i++) {
-    const onehot = new Float64Array(dim);
-    onehot[i] = 1;
-    const e = expand(
-      reshape(tensor(x.backend, onehot, [1, dim], x.dtype), [1, ...x.shape.slice(1)]),
-      x.shape,
-    );
-    const term = sumPerExample(mul(e, pullback(e)));
+    // e_i uploaded whole (no device pass); e_iᵀ J e_i is coordinate i of the pullback
+    const onehot = new Float64Array(x.size);
+    for (let b = 0; b < batch; b++) onehot[b * dim + i] = 1;
+    const rows = reshape(pullback(tensor(x.backend, onehot, x.shape, x.dtype)), [batch, dim]);
+    const term = reshape(slice(rows, [0, i], [batch, i + 1]), [batch]);
     div = div === null ? term : add(div, term);
   }
   return div!;

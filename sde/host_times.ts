@@ -8,9 +8,9 @@
 import { type Tensor, tensorWithHostCopy } from "../compute/mod.ts";
 import type { Sde } from "./sde.ts";
 
-/** t's values when they are known on the host and t needs no gradient; else null. */
-export function hostTimes(t: Tensor): Float64Array | null {
-  return t.requiresGrad ? null : t.hostValues();
+/** v's values when they are known on the host (see tensorWithHostCopy) and v needs no gradient; else null. */
+export function knownOnHost(v: Tensor): Float64Array | null {
+  return v.requiresGrad ? null : v.hostValues();
 }
 
 /** f applied to each of `times` (t's host values), uploaded in t's shape and dtype. */
@@ -20,7 +20,7 @@ export function perExample(t: Tensor, times: Float64Array, f: (s: number) => num
 
 /** α_t and σ_t from `sde`'s host methods, or null when t's values are not on the host. */
 export function hostAlphaSigma(sde: Sde, t: Tensor): { alpha: Tensor; sigma: Tensor } | null {
-  const h = hostTimes(t);
+  const h = knownOnHost(t);
   if (!h) return null;
   return {
     alpha: perExample(t, h, (s) => sde.alpha(s)),
@@ -30,10 +30,23 @@ export function hostAlphaSigma(sde: Sde, t: Tensor): { alpha: Tensor; sigma: Ten
 
 /** f(t) and g(t)² from `sde`'s host methods, or null when t's values are not on the host. */
 export function hostDriftDiffusion(sde: Sde, t: Tensor): { f: Tensor; g2: Tensor } | null {
-  const h = hostTimes(t);
+  const h = knownOnHost(t);
   if (!h) return null;
   return {
     f: perExample(t, h, (s) => sde.driftCoef(s)),
     g2: perExample(t, h, (s) => sde.diffusion2(s)),
   };
+}
+
+/**
+ * f applied to each per-example coefficient of `v`: on the host when v's values are there
+ * (an upload, no device pass), else `onDevice(v)`.
+ */
+export function mapPerExample(
+  v: Tensor,
+  f: (s: number) => number,
+  onDevice: (v: Tensor) => Tensor,
+): Tensor {
+  const h = knownOnHost(v);
+  return h ? perExample(v, h, f) : onDevice(v);
 }

@@ -13,6 +13,7 @@
 
 import { add, div, mul, neg, reshape, square, sub, type Tensor } from "../compute/mod.ts";
 import type { Parameterization } from "./model.ts";
+import { knownOnHost, mapPerExample } from "./host_times.ts";
 
 /** The marginal's per-example coefficients, each of shape [B]. */
 export interface AlphaSigma {
@@ -30,8 +31,11 @@ export function perExample(v: Tensor, like: Tensor): Tensor {
   return reshape(v, [like.shape[0], ...like.shape.slice(1).map(() => 1)]);
 }
 
-/** s = −ε̂/σ */
+/** s = −ε̂/σ, one product by −1/σ when σ is known on the host */
 export function scoreFromEps(epsHat: Tensor, m: AlphaSigma): Tensor {
+  if (knownOnHost(m.sigma)) {
+    return mul(epsHat, perExample(mapPerExample(m.sigma, (s) => -1 / s, neg), epsHat));
+  }
   return neg(div(epsHat, perExample(m.sigma, epsHat)));
 }
 

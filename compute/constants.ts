@@ -35,7 +35,8 @@ export function tensorWithHostCopy(
   dtype: DType = "f32",
 ): Tensor {
   const t = tensor(backend, data, shape, dtype);
-  t.shared.host = Float64Array.from(data);
+  // the values as stored: float32 storage holds them rounded
+  t.shared.host = dtype === "f32" ? Float64Array.from(data, Math.fround) : Float64Array.from(data);
   return t;
 }
 

@@ -13,7 +13,6 @@
  */
 
 import {
-  add,
   type Backend,
   type DType,
   lt,
@@ -21,6 +20,7 @@ import {
   type Rng,
   silu,
   type Tensor,
+  weightedSum,
 } from "../compute/mod.ts";
 import {
   conv2dLayer,
@@ -105,7 +105,8 @@ export function resBlock(
   if (o.dropoutRng && o.dropout > 0) h = dropout(h, o.dropout, o.dropoutRng);
   h = conv2dLayer(p.conv1, h);
   const skip = p.skip ? conv2dLayer(p.skip, x) : x;
-  return mul(add(skip, h), Math.SQRT1_2);
+  // (skip + h)/√2 in one pass
+  return weightedSum([skip, h], [Math.SQRT1_2, Math.SQRT1_2]);
 }
 
 /**

@@ -184,9 +184,12 @@ export const vjpRules: { [P in Prim]: VjpRule<P> } = {
     return [gx, gGamma, gBeta];
   },
 
-  // d Σ w_j t_j = Σ w_j dt_j
-  weightedSum: (g, _out, _terms, { weights }, needs) =>
-    weights.map((w, j) => (needs[j] ? mul(g, w) : null)),
+  // d Σ w_j t_j = Σ w_j dt_j; terms of equal weight share one product
+  weightedSum: (g, _out, _terms, { weights }, needs) => {
+    const scaled = new Map<number, Tensor>();
+    const times = (w: number) => w === 1 ? g : scaled.get(w) ?? scaled.set(w, mul(g, w)).get(w)!;
+    return weights.map((w, j) => (needs[j] ? times(w) : null));
+  },
   groupNormInputGrad: () => {
     throw new Error(
       "groupNormInputGrad has no VJP: groupNorm's rule uses it only when no graph is recorded",

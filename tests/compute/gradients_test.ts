@@ -156,6 +156,10 @@ Deno.test("gradients of weightedSum in each term, a term repeated, and past one 
   await checkAll([
     ["0.5 x − 2 c", (v) => C.weightedSum([v, c], [0.5, -2]), pts(6), [2, 3]],
     ["x·x weighted", (v) => C.weightedSum([C.mul(v, v), v, c], [1, 3, -1]), pts(6), [2, 3]],
+    ["equal weights share", (v) => C.weightedSum([C.sin(v), v, c], [0.5, 0.5, 0.5]), pts(6), [
+      2,
+      3,
+    ]],
     ["nine terms", (v) => C.weightedSum(Array(9).fill(v), [1, 2, 3, 4, 5, 6, 7, 8, -9]), pts(6), [
       2,
       3,

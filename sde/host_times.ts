@@ -14,7 +14,7 @@ export function knownOnHost(v: Tensor): Float64Array | null {
 }
 
 /** f applied to each of `times` (t's host values), uploaded in t's shape and dtype. */
-export function perExample(t: Tensor, times: Float64Array, f: (s: number) => number): Tensor {
+export function uploadPerExample(t: Tensor, times: Float64Array, f: (s: number) => number): Tensor {
   return tensorWithHostCopy(t.backend, times.map(f), t.shape, t.dtype);
 }
 
@@ -23,8 +23,8 @@ export function hostAlphaSigma(sde: Sde, t: Tensor): { alpha: Tensor; sigma: Ten
   const h = knownOnHost(t);
   if (!h) return null;
   return {
-    alpha: perExample(t, h, (s) => sde.alpha(s)),
-    sigma: perExample(t, h, (s) => sde.sigma(s)),
+    alpha: uploadPerExample(t, h, (s) => sde.alpha(s)),
+    sigma: uploadPerExample(t, h, (s) => sde.sigma(s)),
   };
 }
 
@@ -33,8 +33,8 @@ export function hostDriftDiffusion(sde: Sde, t: Tensor): { f: Tensor; g2: Tensor
   const h = knownOnHost(t);
   if (!h) return null;
   return {
-    f: perExample(t, h, (s) => sde.driftCoef(s)),
-    g2: perExample(t, h, (s) => sde.diffusion2(s)),
+    f: uploadPerExample(t, h, (s) => sde.driftCoef(s)),
+    g2: uploadPerExample(t, h, (s) => sde.diffusion2(s)),
   };
 }
 
@@ -48,5 +48,5 @@ export function mapPerExample(
   onDevice: (v: Tensor) => Tensor,
 ): Tensor {
   const h = knownOnHost(v);
-  return h ? perExample(v, h, f) : onDevice(v);
+  return h ? uploadPerExample(v, h, f) : onDevice(v);
 }

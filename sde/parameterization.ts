@@ -13,7 +13,7 @@
 
 import { add, div, mul, neg, reshape, square, sub, type Tensor } from "../compute/mod.ts";
 import type { Parameterization } from "./model.ts";
-import { knownOnHost, mapPerExample } from "./host_times.ts";
+import { knownOnHost, uploadPerExample } from "./host_times.ts";
 
 /** The marginal's per-example coefficients, each of shape [B]. */
 export interface AlphaSigma {
@@ -33,8 +33,12 @@ export function perExample(v: Tensor, like: Tensor): Tensor {
 
 /** s = −ε̂/σ, one product by −1/σ when σ is known on the host */
 export function scoreFromEps(epsHat: Tensor, m: AlphaSigma): Tensor {
-  if (knownOnHost(m.sigma)) {
-    return mul(epsHat, perExample(mapPerExample(m.sigma, (s) => -1 / s, neg), epsHat));
+  const sigma = knownOnHost(m.sigma);
+  if (sigma) {
+    return mul(
+      epsHat,
+      perExample(uploadPerExample(m.sigma, sigma, (s) => -1 / s), epsHat),
+    );
   }
   return neg(div(epsHat, perExample(m.sigma, epsHat)));
 }

@@ -286,12 +286,11 @@ export class ReferenceBackend implements Backend {
     g: GroupNormGeometry,
     out: Storage,
   ): void {
-    const cols = (g.channels / g.groups) * g.spatial, G = d(gamma), B = d(beta);
-    this.#rowStats(x, g.n * g.groups, cols, g.eps, (r, mean, rstd, X) => {
-      const Y = d(out), c0 = (r % g.groups) * (g.channels / g.groups);
+    const G = d(gamma), B = d(beta), Y = d(out);
+    this.#groupRows(x, g, (at, cols, channel, mean, rstd, X) => {
       for (let i = 0; i < cols; i++) {
-        const c = c0 + Math.floor(i / g.spatial), at = r * cols + i;
-        Y[at] = (X[at] - mean) * rstd * G[c] + B[c];
+        const c = channel(i);
+        Y[at + i] = (X[at + i] - mean) * rstd * G[c] + B[c];
       }
     });
   }
@@ -302,13 +301,12 @@ export class ReferenceBackend implements Backend {
     g: GroupNormGeometry,
     out: Storage,
   ): void {
-    const cols = (g.channels / g.groups) * g.spatial, G = d(gamma), DY = d(dy);
-    const u = new Float64Array(cols);
-    this.#rowStats(x, g.n * g.groups, cols, g.eps, (r, mean, rstd, X) => {
-      const O = d(out), c0 = (r % g.groups) * (g.channels / g.groups), at = r * cols;
+    const G = d(gamma), DY = d(dy), O = d(out);
+    const u = new Float64Array((g.channels / g.groups) * g.spatial);
+    this.#groupRows(x, g, (at, cols, channel, mean, rstd, X) => {
       let su = 0, sux = 0;
       for (let i = 0; i < cols; i++) {
-        u[i] = DY[at + i] * G[c0 + Math.floor(i / g.spatial)];
+        u[i] = DY[at + i] * G[channel(i)];
         su += u[i];
         sux += u[i] * (X[at + i] - mean) * rstd;
       }
@@ -329,6 +327,28 @@ export class ReferenceBackend implements Backend {
   rowRstd(x: Storage, rows: number, cols: number, eps: number, out: Storage): void {
     this.#rowStats(x, rows, cols, eps, (r, _mean, rstd) => {
       d(out)[r] = rstd;
+    });
+  }
+  /**
+   * #rowStats over group norm's (example, group) rows, each given its offset, its length and the
+   * channel of its element i.
+   */
+  #groupRows(
+    x: Storage,
+    g: GroupNormGeometry,
+    use: (
+      at: number,
+      cols: number,
+      channel: (i: number) => number,
+      mean: number,
+      rstd: number,
+      X: ArrayLike<number>,
+    ) => void,
+  ): void {
+    const perGroup = g.channels / g.groups, cols = perGroup * g.spatial;
+    this.#rowStats(x, g.n * g.groups, cols, g.eps, (r, mean, rstd, X) => {
+      const c0 = (r % g.groups) * perGroup;
+      use(r * cols, cols, (i) => c0 + Math.floor(i / g.spatial), mean, rstd, X);
     });
   }
   /** Two-pass mean and variance per row (accurate where Σx² − (Σx)²/n would cancel). */

@@ -634,11 +634,7 @@ export class WebGpuBackend implements Backend {
     g: GroupNormGeometry,
     out: Storage,
   ): void {
-    const cols = (g.channels / g.groups) * g.spatial;
-    this.#perRow("groupNorm", [x, gamma, beta, out], g.n * g.groups, cols, g.eps, [
-      g.groups,
-      g.spatial,
-    ]);
+    this.#perGroup("groupNorm", [x, gamma, beta, out], g);
   }
   groupNormInputGrad(
     x: Storage,
@@ -647,11 +643,12 @@ export class WebGpuBackend implements Backend {
     g: GroupNormGeometry,
     out: Storage,
   ): void {
+    this.#perGroup("groupNormInputGrad", [x, gamma, dy, out], g);
+  }
+  /** A group-norm kernel: one workgroup per (example, group) row of the grouped layout. */
+  #perGroup(kernel: Kernel, storages: Storage[], g: GroupNormGeometry): void {
     const cols = (g.channels / g.groups) * g.spatial;
-    this.#perRow("groupNormInputGrad", [x, gamma, dy, out], g.n * g.groups, cols, g.eps, [
-      g.groups,
-      g.spatial,
-    ]);
+    this.#perRow(kernel, storages, g.n * g.groups, cols, g.eps, [g.groups, g.spatial]);
   }
   /** One workgroup per row (wgsl/normalize.ts), rows spread over x and y. */
   #perRow(

@@ -1,6 +1,6 @@
 /**
  * One batch of the `sample` command: draws x_T ~ π = N(0, σ_T² I), runs the chosen sampler
- * from T to t_min and, when asked, tracks log p along the way (MATH.md §4), starting from
+ * from T to t_min and, when asked, tracks log p along the way (docs/MATH.md §4), starting from
  * log π(x_T) or, for analytic models, the model's own log p_T. Every random draw — latents,
  * Brownian increments, Langevin noise, Hutchinson probes — is keyed by the sample's global
  * index, so a sample is the same whatever the batch size (except under pc's default batch-mean
@@ -109,9 +109,10 @@ export async function sampleBatch(
       const r = eulerMaruyama(score, sde, xT, grid, o.rng, { noise, logp });
       [x, ell, nfe, steps] = [r.x, r.logp, perSample(r.nfe), perSample(sampler.steps)];
     } else if (sampler.kind === "lm") {
-      // Likelihood Matching's chain on a log-SNR grid (no tracking: refused in run_sample.ts)
+      // Likelihood Matching's chain on a log-SNR grid (no tracking: refused in run_sample.ts);
+      // it positions each step's streams at this batch's first example itself
       const grid = logSnrGrid(sde, sde.T, o.tMin, sampler.steps);
-      const r = lmSample(model, sde, xT, grid, keyed(o.rng.derive("lm")));
+      const r = lmSample(model, sde, xT, grid, o.rng.derive("lm"), first);
       [x, nfe, steps] = [r.x, perSample(r.nfe), perSample(sampler.steps)];
     } else if (sampler.kind === "pc") {
       // no log-density tracking: the command refuses --track-logp with pc (see run_sample.ts)

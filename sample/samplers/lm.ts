@@ -1,5 +1,5 @@
 /**
- * The Likelihood-Matching sampler (MATH.md §3.5): on a grid from T down to t_min,
+ * The Likelihood-Matching sampler (docs/MATH.md §3.5): on a grid from T down to t_min,
  *   Y_{k−1} = μ(Y_k) + (b/a)(√D_M ⊙ ξ1 + V ξ2),   M = D_M + V Vᵀ,  ξ1 ~ N(0, I_D), ξ2 ~ N(0, I_r),
  * whose noise has covariance (b²/a²) M exactly; the last step returns the mean. A model with
  * a dense Hessian (the analytic mixture) uses the exact moments instead: Σ = (b²/a²)(I + b²H),
@@ -38,13 +38,19 @@ export interface LmModel {
   hessian?(x: Tensor, t: Tensor): Tensor;
 }
 
-/** One step t → s from x [B, …]: a draw from N(μ, (b²/a²) M). */
+/**
+ * One step t → s from x [B, …]: a draw from N(μ, (b²/a²) M). The batch holds examples
+ * first, first + 1, …: each purpose's stream of `rng` is positioned at example `first`, so an
+ * example draws the same numbers whatever batch it shares (one stream per purpose, counters
+ * per example, as every sampler keys its draws).
+ */
 export function lmStep(
   model: LmModel,
   x: Tensor,
   t: Tensor,
   k: StepCoefficients,
   rng: Rng,
+  first = 0,
 ): Tensor {
   const B = x.shape[0], D = x.size / B;
   const mu = reshape(reverseMean(x, model.score(x, t), k), [B, D]);
@@ -53,10 +59,10 @@ export function lmStep(
   if (model.denoisingCov) {
     const m = stepMatrix(model.denoisingCov(x, t), k);
     const d = reshape(m.d, [B, D]);
-    noise = mul(sqrt(d), rng.derive("diagonal").normal(x.backend, [B, D], x.dtype));
+    noise = mul(sqrt(d), rng.derive("diagonal").at(first * D).normal(x.backend, [B, D], x.dtype));
     if (m.u) {
       const r = m.u.shape[2];
-      const xi = rng.derive("factor").normal(x.backend, [B, r, 1], x.dtype);
+      const xi = rng.derive("factor").at(first * r).normal(x.backend, [B, r, 1], x.dtype);
       noise = add(noise, reshape(matmul(m.u, xi), [B, D]));
     }
   } else if (model.hessian) {
@@ -68,7 +74,7 @@ export function lmStep(
       mul(h, reshape(column(k.b2, h), [B, 1, 1])),
       tensor(x.backend, eye, [D, D], x.dtype),
     );
-    const xi = rng.derive("dense").normal(x.backend, [B, D, 1], x.dtype);
+    const xi = rng.derive("dense").at(first * D).normal(x.backend, [B, D, 1], x.dtype);
     noise = reshape(matmul(cholesky(m), xi), [B, D]);
   } else {
     throw new Error(
@@ -78,13 +84,17 @@ export function lmStep(
   return reshape(add(mu, mul(noise, ratio)), x.shape);
 }
 
-/** Runs the chain over `grid` (descending, grid[0] = T); `x` is not consumed. */
+/**
+ * Runs the chain over `grid` (descending, grid[0] = T) on examples first, first + 1, …;
+ * step i draws from `rng.derive(i)`. `x` is not consumed.
+ */
 export function lmSample(
   model: LmModel,
   sde: Sde,
   x: Tensor,
   grid: readonly number[],
   rng: Rng,
+  first = 0,
 ): { x: Tensor; nfe: number } {
   const B = x.shape[0];
   let cur = x;
@@ -95,7 +105,7 @@ export function lmSample(
       noGrad(() => {
         const tt = full(x.backend, [B], t, x.dtype);
         if (last) return reverseMean(cur, model.score(cur, tt), k);
-        return lmStep(model, cur, tt, k, rng.derive(i));
+        return lmStep(model, cur, tt, k, rng.derive(i), first);
       })
     ));
     if (cur !== x) cur.dispose();

@@ -51,3 +51,17 @@ export function assertMoments(
     }
   }
 }
+
+/** ‖mean − μ‖ and ‖cov − Σ‖_F of rows of `x` ([n, D]) against a model's exact moments. */
+export function momentError(
+  exact: { meanHost(): number[]; covarianceHost(): number[][] },
+  x: ArrayLike<number>,
+  n: number,
+): { mean: number; cov: number } {
+  const mu = exact.meanHost(), sigma = exact.covarianceHost().flat();
+  const est = moments(x, n, mu.length);
+  return {
+    mean: Math.hypot(...est.mean.map((v, i) => v - mu[i])),
+    cov: Math.hypot(...est.cov.flat().map((v, i) => v - sigma[i])),
+  };
+}

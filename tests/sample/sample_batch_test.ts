@@ -13,14 +13,17 @@ const SPECS: SamplerSpec[] = [
   { kind: "ode", rtol: 1e-4, atol: 1e-4 },
   { kind: "heun", steps: 8 },
   { kind: "euler", steps: 8 },
+  { kind: "lm", steps: 8 },
 ];
+/** Samplers without log-density tracking (refused by the command). */
+const untracked = (s: SamplerSpec) => s.kind === "pc" || s.kind === "lm";
 const TRACK: TrackSpec = { divergence: "hutchinson", probe: "rademacher", prior: "exact" };
 
 // Device memory is not garbage-collected: a batch must free everything it made but its
 // readbacks, so a second batch leaves live bytes where the first one did.
 Deno.test("sampleBatch frees every tensor it makes, for every sampler", async () => {
   for (const sampler of SPECS) {
-    const track = sampler.kind === "pc" ? undefined : TRACK;
+    const track = untracked(sampler) ? undefined : TRACK;
     const o = {
       sampler,
       tMin: 1e-3,
@@ -40,9 +43,10 @@ Deno.test("sampleBatch frees every tensor it makes, for every sampler", async ()
 
 // Every draw is keyed by the global index: samples 3…5 are the same in a batch of 6 as in a
 // batch of 3 starting at 3 (per-example Langevin norms included; batch norms couple a batch).
+// The LM chain's per-step draws too: batches sharing one stream would share their noise.
 Deno.test("sampleBatch: a sample does not depend on its batch", async () => {
   for (const sampler of SPECS) {
-    const track = sampler.kind === "pc" ? undefined : TRACK;
+    const track = untracked(sampler) ? undefined : TRACK;
     const o = {
       sampler,
       tMin: 1e-3,

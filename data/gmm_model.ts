@@ -1,5 +1,5 @@
 /**
- * The analytic mixture as a diffusion model (MATH.md §6): for data Σ_k w_k N(μ_k, Σ_k) and any
+ * The analytic mixture as a diffusion model (docs/MATH.md §6): for data Σ_k w_k N(μ_k, Σ_k) and any
  * linear process x_t = α x_0 + σ z, p_t(x) = Σ_k w_k N(x; α μ_k, C_k), C_k = α²Σ_k + σ²I.
  * Each Σ_k = U_k diag(λ_k) U_kᵀ is decomposed once on the host in float64; then
  * C_k⁻¹ = U_k diag(1/v_k) U_kᵀ and log det C_k = Σ_d log v_kd with v_k = α²λ_k + σ², so

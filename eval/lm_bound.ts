@@ -1,5 +1,5 @@
 /**
- * The Likelihood-Matching chain's own variational bound (MATH.md §3.5), per example y:
+ * The Likelihood-Matching chain's own variational bound (docs/MATH.md §3.5), per example y:
  *   −log p(y) ≤ E_q[ −log π(x_K) + Σ_k −log p_θ(x_{k−1} | x_k) + Σ_k log q(x_k | x_{k−1}) ],
  * on the grid y = x_0, t_1 = t_min < … < t_K = T (equal log-SNR steps, sde/lm/grid.ts), with one
  * forward path per example: x_1 = α_1 y + σ_1 z, x_k = a_k x_{k−1} + b_k ε_k, so that

@@ -1,7 +1,7 @@
 /**
  * The Likelihood-Matching chain bound over a dataset, in batches: continuous data as they are,
  * integer data uniformly dequantised (y = a(k + u) + b), whose bound on −log P(k) subtracts
- * D ln a like the PF-ODE's (MATH.md §2). Draws are keyed by the batch's first example.
+ * D ln a like the PF-ODE's (docs/MATH.md §2). Draws are keyed by the batch's first example.
  */
 
 import {

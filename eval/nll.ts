@@ -1,5 +1,5 @@
 /**
- * Exact negative log-likelihood of a dataset through the PF-ODE (MATH.md §2): batches of
+ * Exact negative log-likelihood of a dataset through the PF-ODE (docs/MATH.md §2): batches of
  * examples, K Hutchinson probes averaged per example, J dequantisation draws combined by
  * importance weighting (logmeanexp, ln J subtracted), every draw keyed by the example's global
  * index so shards reproduce an unsharded run.

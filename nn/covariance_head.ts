@@ -1,5 +1,5 @@
 /**
- * The covariance head of Likelihood Matching (MATH.md §3.5): a second, lighter network that
+ * The covariance head of Likelihood Matching (docs/MATH.md §3.5): a second, lighter network that
  * predicts the denoising covariance C(x_t, t) ≈ Cov[x_0 | x_t] = diag(d) + U Uᵀ with
  * d = softplus(·) > 0 and U ∈ R^{D×r} (`--rank r`; 0 = diagonal only). One head serves every
  * step size: the step's matrix M = c1 I + c2 C is formed from it (sde/lm/transition.ts).

@@ -1,6 +1,6 @@
 /**
  * A trained network seen through the model interface: its native prediction (ε, x0, score or
- * velocity) converted to the score of its process (MATH.md §1).
+ * velocity) converted to the score of its process (docs/MATH.md §1).
  */
 
 import type { Tensor } from "../compute/mod.ts";

@@ -1,5 +1,5 @@
 /**
- * Density guidance (Karczewski et al.; MATH.md §5): the PF-ODE with a rescaled score,
+ * Density guidance (Karczewski et al.; docs/MATH.md §5): the PF-ODE with a rescaled score,
  * dx = [f − ½g²η_t(x) s] dt, η_t(x) = 1 + k/‖σ_t s‖², k = √(2D)Φ⁻¹(q), started from x_T
  * rescaled to the median norm χ_D⁻¹(0.5)·σ_T. By §4 the log-density rate gains
  * ½g²(1 − η)‖s‖² = −½k g²/σ² = ½k dλ/dt, so log p_0 moves by ½k(λ(t_min) − λ(T)) nats against

@@ -1,5 +1,5 @@
 /**
- * The score-scaled flows of MATH.md §5, dx = [f(t)x − ½g(t)² η s] dt with η = 1 (the PF-ODE),
+ * The score-scaled flows of docs/MATH.md §5, dx = [f(t)x − ½g(t)² η s] dt with η = 1 (the PF-ODE),
  * η = 2 (the high-density ODE) or η_t(x) (density guidance), integrated from noise towards data
  * on the state {x, ℓ, w}: ℓ the change of log p_t(x_t) along the path (§4's deterministic
  * form), w the nats of a requested change that a clamp on η withheld.
@@ -105,7 +105,7 @@ export function solveScaledFlow(
   );
 }
 
-/** η ≡ value: 1 the PF-ODE, 2 the high-density ODE (MATH.md §5). */
+/** η ≡ value: 1 the PF-ODE, 2 the high-density ODE (docs/MATH.md §5). */
 export function constantEta(value: number): EtaRule {
   return () => ({ eta: value });
 }

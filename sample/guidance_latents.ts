@@ -1,5 +1,5 @@
 /**
- * Latents on a chosen sphere (MATH.md §5): density guidance starts from x_T rescaled to the
+ * Latents on a chosen sphere (docs/MATH.md §5): density guidance starts from x_T rescaled to the
  * median norm χ_D⁻¹(0.5)·σ_T of the prior π = N(0, σ_T² I); prior guidance rescales to
  * χ_D⁻¹(1 − q)·σ_T, so that q > 0.5 means a smaller latent and (where score alignment holds) a
  * higher log p_0. σ_T is the process's prior standard deviation.

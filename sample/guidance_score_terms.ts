@@ -1,5 +1,5 @@
 /**
- * The score quantities the guided samplers need at one (x, t) (MATH.md §4, §5): s = ∇log p_t(x),
+ * The score quantities the guided samplers need at one (x, t) (docs/MATH.md §4, §5): s = ∇log p_t(x),
  * ‖s‖², the Laplacian Δlog p_t = ∇·s (exact, or Hutchinson with a caller-fixed probe) and, when
  * asked, the curvature along the score ŝᵀ∇²log p_t ŝ. All come from one reverse-mode pass
  * through the score: the Hessian is the score's Jacobian (symmetric for a true score), so

@@ -1,5 +1,5 @@
 /**
- * The high-density sampler (Karczewski et al.; MATH.md §5): the PF-ODE dx = [f − ½g²s] dt from
+ * The high-density sampler (Karczewski et al.; docs/MATH.md §5): the PF-ODE dx = [f − ½g²s] dt from
  * T down to a threshold time, then the high-density ODE dx = [f − g²s] dt (the score doubled)
  * down to t_min. The HD ODE tracks the mode of the denoising posterior p(x_0 | x_t): for
  * Gaussian data N(μ, c²I) started at T it ends on E[x_0 | x_T]. log p_{t_min} of each result is

@@ -1,5 +1,5 @@
 /**
- * Log-density along sampling trajectories (MATH.md §4): how log p_t(x(t)) changes while a
+ * Log-density along sampling trajectories (docs/MATH.md §4): how log p_t(x(t)) changes while a
  * sampler moves x from noise (t = T) to data (t = t_min), with dt < 0. Every function returns
  * per-example tensors of shape [B] and records whatever tape its inputs carry, so a caller may
  * differentiate through it (density guidance) or run it under `noGrad` (samplers).
@@ -43,7 +43,7 @@ export function scoreAndLaplacian(
 }
 
 /**
- * ∂_t log p_t(x) = −∇·f − f·s + ½ g² (Δlog p + ‖s‖²) (MATH.md §4), from the Fokker–Planck
+ * ∂_t log p_t(x) = −∇·f − f·s + ½ g² (Δlog p + ‖s‖²) (docs/MATH.md §4), from the Fokker–Planck
  * equation ∂_t p = −∇·(f p) + ½ g² Δp divided by p. `t` holds per-example times [B].
  */
 export function logpTimeDerivative(
@@ -62,7 +62,7 @@ export function logpTimeDerivative(
 }
 
 /**
- * d log p_t(x(t))/dt = ∂_t log p + s·u along any deterministic dx = u dt (MATH.md §4): the
+ * d log p_t(x(t))/dt = ∂_t log p + s·u along any deterministic dx = u dt (docs/MATH.md §4): the
  * rate for the high-density ODE, density guidance or any other drift `u` (shape of x).
  * Integrate it with the same steps as x; with dt < 0, log p(t + dt) ≈ log p(t) + rate·dt.
  */
@@ -79,7 +79,7 @@ export function logpRateDeterministic(
 
 /**
  * The Itô increment of log p_t(x(t)) over one step of stochastic dynamics dx = u dt + G dW̄
- * (MATH.md §4): [∂_t log p + s·u − ½ tr(GGᵀ∇²log p)] dt + s·(G dW̄). `dt` is the signed step
+ * (docs/MATH.md §4): [∂_t log p + s·u − ½ tr(GGᵀ∇²log p)] dt + s·(G dW̄). `dt` is the signed step
  * (< 0 from noise to data), `gDw` the step's noise G dW̄ exactly as added to x, and `trGGtH`
  * per-example tr(GGᵀ∇²log p) — g²Δlog p for G = g I; Δlog p − ŝᵀ(∇²log p)ŝ times φ² for the
  * projected noise φ(I − ŝŝᵀ) of stochastic density guidance.
@@ -100,7 +100,7 @@ export function logpIncrementStochastic(
 }
 
 /**
- * The reverse SDE's increment, dx = [f − g² s] dt + g dW̄ with dW̄ = √|dt| z (MATH.md §4):
+ * The reverse SDE's increment, dx = [f − g² s] dt + g dW̄ with dW̄ = √|dt| z (docs/MATH.md §4):
  * d log p = (−∇·f − ½ g² ‖s‖²) dt + g s·dW̄ — the stochastic form above with u = f − g² s and
  * G = g I, where the Laplacians cancel, so it needs no divergence. `z` is the standard normal
  * of the x update (null: a noise-free step, for which use the deterministic rate instead).

@@ -1,5 +1,5 @@
 /**
- * Prior guidance (Karczewski et al.; MATH.md §5): rescale x_T to the norm χ_D⁻¹(1 − q)·σ_T, then
+ * Prior guidance (Karczewski et al.; docs/MATH.md §5): rescale x_T to the norm χ_D⁻¹(1 − q)·σ_T, then
  * the plain PF-ODE, tracking log p_0 by −∇·u. q > 0.5 gives a smaller latent; where score
  * alignment holds (`score_alignment.ts`), shrinking x_T raises log p_0 monotonically, so q > 0.5
  * means higher log p_0 as for density guidance. q = 0.5 is the PF-ODE from the median-norm

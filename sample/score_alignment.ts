@@ -1,5 +1,5 @@
 /**
- * Score alignment (Karczewski et al.; MATH.md §5): SA(x_T) = ⟨∇log p_0(x_0), J_{T→0} v_T⟩ with
+ * Score alignment (Karczewski et al.; docs/MATH.md §5): SA(x_T) = ⟨∇log p_0(x_0), J_{T→0} v_T⟩ with
  * v_T = ∇log p_T(x_T) (the prior π's, or the model's own p_T) and J_{T→0} the Jacobian of the
  * PF-ODE map x_T ↦ x_0. If SA > 0 along a ray, shrinking x_T raises log p_0 monotonically.
  *

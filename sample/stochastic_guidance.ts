@@ -1,5 +1,5 @@
 /**
- * Stochastic density guidance (Karczewski et al.; MATH.md §5): inside a time window,
+ * Stochastic density guidance (Karczewski et al.; docs/MATH.md §5): inside a time window,
  * dx = u dt + φ(t) P dW̄ with P = I − ŝŝᵀ, φ = φ̃g and u = f x − ½g²(η − φ̃² τ/‖s‖²) s; outside
  * it, the density-guidance ODE. By §4's stochastic form, d log p = [∂_t log p + s·u −
  * ½φ² tr(P∇²log p)] dt + s·φP dW̄, and s·P = 0: with τ = tr(P∇²log p) = Δlog p − ŝᵀ∇²log p ŝ

@@ -1,6 +1,6 @@
 /**
  * An isotropic Gaussian mixture Σ_k w_k N(μ_k, c_k² I) pushed through a linear process:
- * p_t = Σ_k w_k N(α_t μ_k, (α_t² c_k² + σ_t²) I) (MATH.md §6). Exact log-density and score
+ * p_t = Σ_k w_k N(α_t μ_k, (α_t² c_k² + σ_t²) I) (docs/MATH.md §6). Exact log-density and score
  * at every t, on the device (per-example times) and in float64 on the host. The full mixture
  * model with covariances and the `gmm:FILE` loader build on this.
  */

@@ -1,5 +1,5 @@
 /**
- * Exact log-likelihood through the probability-flow ODE (MATH.md §2, score_sde convention):
+ * Exact log-likelihood through the probability-flow ODE (docs/MATH.md §2, score_sde convention):
  * integrate {x, ℓ} from t_min to T with dx/dt = u = f(t)x − ½g(t)²s(x,t) and dℓ/dt = ∇·u;
  * then log p_{t_min}(x) = log π(x_T) + ℓ(T). Step control is per example, on the host.
  */

@@ -1,5 +1,5 @@
 /**
- * K steps from t_max down to t_min equally spaced in log-SNR λ, the ends exact (MATH.md §1:
+ * K steps from t_max down to t_min equally spaced in log-SNR λ, the ends exact (docs/MATH.md §1:
  * λ⁻¹ in closed form): the grid of the Likelihood-Matching sampler and chain bound and of
  * stochastic guidance. Equal λ steps put points where the log-density changes, near the data,
  * which a grid uniform in t would leave with one or two steps.

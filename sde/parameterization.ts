@@ -1,5 +1,5 @@
 /**
- * Conversions between network parameterisations (MATH.md §1): with x = α x0 + σ ε,
+ * Conversions between network parameterisations (docs/MATH.md §1): with x = α x0 + σ ε,
  * ε-prediction s = −ε̂/σ, x0-prediction s = (α x̂0 − x)/σ², velocity (i-DODE, Salimans & Ho
  * 2022) F = α ε − σ x0. α and σ are per-example [B] tensors, as `sde.alphaSigmaT(t)` returns
  * them; every function broadcasts them over the example shape, whatever its rank.
@@ -70,7 +70,7 @@ export function velocityFromEpsX0(eps: Tensor, x0: Tensor, m: AlphaSigma): Tenso
 }
 
 /**
- * ε̂ = (α F̂ + σ x)/(α² + σ²). For VP and VDM-γ α² + σ² = 1 and this is MATH.md's
+ * ε̂ = (α F̂ + σ x)/(α² + σ²). For VP and VDM-γ α² + σ² = 1 and this is docs/MATH.md's
  * ε̂ = α F̂ + σ x; dividing keeps the inversion exact for sub-VP and VE too.
  */
 export function epsFromVelocity(vHat: Tensor, x: Tensor, m: AlphaSigma): Tensor {

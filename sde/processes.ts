@@ -1,5 +1,5 @@
 /**
- * Building a process from its kind and constants (MATH.md §1), and back from the
+ * Building a process from its kind and constants (docs/MATH.md §1), and back from the
  * `{kind, params}` JSON that reports and checkpoints carry. Typed, not a string registry:
  * each kind's parameters and checks are spelled out below.
  */
@@ -109,7 +109,7 @@ export function sdeFromJson(json: unknown): Sde {
 
 /**
  * Default t_min per process, for likelihood work (eval-nll, the bound, training) and for
- * sampling (MATH.md §1), read off the default processes so the table cannot drift from them.
+ * sampling (docs/MATH.md §1), read off the default processes so the table cannot drift from them.
  */
 export const DEFAULT_T_MIN: Readonly<Record<SdeKind, { likelihood: number; sampling: number }>> =
   Object.fromEntries(SDE_KINDS.map((kind) => {

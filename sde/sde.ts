@@ -1,5 +1,5 @@
 /**
- * The forward-process interface (MATH.md §1): x_t = α_t x_0 + σ_t z, f(x,t) = f(t)x, g(t)².
+ * The forward-process interface (docs/MATH.md §1): x_t = α_t x_0 + σ_t z, f(x,t) = f(t)x, g(t)².
  * Host methods run in float64 (step control, offsets, reports); tensor methods take
  * per-example times of shape [B] and return [B] tensors. Time runs on [t_min, T], T = 1.
  */

@@ -2,7 +2,7 @@
  * Host float64 special functions: erf/erfc/erfcx (Cody 1969), the normal CDF and its
  * logarithm, Φ⁻¹ (Wichura 1988, AS241), and the χ_D quantile through the regularized
  * incomplete gamma function. Used for truncated-normal dequantisation (Z_τ = erf(τ/√2)),
- * density guidance (Φ⁻¹(q)) and latent rescaling (χ_D⁻¹(q)); MATH.md §2, §5.
+ * density guidance (Φ⁻¹(q)) and latent rescaling (χ_D⁻¹(q)); docs/MATH.md §2, §5.
  *
  * Math.log1p and Math.expm1 are accurate to an ulp in V8 (fdlibm's algorithms), so they are
  * used directly; no wrappers are needed.

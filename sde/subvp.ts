@@ -1,5 +1,5 @@
 /**
- * The sub-VP process (Song et al. 2021, eq. 29; MATH.md §1): α_t = exp(−½B(t)),
+ * The sub-VP process (Song et al. 2021, eq. 29; docs/MATH.md §1): α_t = exp(−½B(t)),
  * σ_t = 1 − e^{−B(t)} (no square root), B(t) = β0 t + ½(β1 − β0)t², f(t) = −½β(t),
  * g(t)² = β(t)(1 − e^{−2B(t)}), λ = B − 2 ln(e^B − 1), π = N(0, I).
  */

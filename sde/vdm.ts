@@ -1,6 +1,6 @@
 /**
  * The variational-diffusion process with a linear noise schedule (Kingma et al. 2021; the
- * i-DODE setting of Zheng et al. 2023; MATH.md §1): γ(t) = γmin + (γmax − γmin)t = −λ,
+ * i-DODE setting of Zheng et al. 2023; docs/MATH.md §1): γ(t) = γmin + (γmax − γmin)t = −λ,
  * σ_t² = sigmoid(γ), α_t² = sigmoid(−γ), f(t) = −½σ_t²γ′, g(t)² = σ_t²γ′,
  * π = N(0, sigmoid(γmax) I).
  */
@@ -11,7 +11,7 @@ import type { Sde } from "./sde.ts";
 
 /**
  * i-DODE starts the uniform-dequantisation likelihood at γ = −11.8 rather than at γmin = −13.3
- * (MATH.md §1, §7: σ0 = 2.7394e-3); the truncated-normal one starts at γmin itself.
+ * (docs/MATH.md §1, §7: σ0 = 2.7394e-3); the truncated-normal one starts at γmin itself.
  */
 export const VDM_UNIFORM_DEQUANT_GAMMA0 = -11.8;
 

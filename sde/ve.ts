@@ -1,5 +1,5 @@
 /**
- * The variance-exploding process (Song et al. 2021, eq. 30; MATH.md §1): α_t = 1,
+ * The variance-exploding process (Song et al. 2021, eq. 30; docs/MATH.md §1): α_t = 1,
  * σ_t = σmin(σmax/σmin)^t, f = 0, g(t)² = σ_t² · 2 ln(σmax/σmin), λ = −2 ln σ_t,
  * π = N(0, σmax² I).
  */

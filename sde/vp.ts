@@ -1,5 +1,5 @@
 /**
- * The variance-preserving process (Song et al. 2021; MATH.md §1): α_t = exp(−½B(t)),
+ * The variance-preserving process (Song et al. 2021; docs/MATH.md §1): α_t = exp(−½B(t)),
  * σ_t² = 1 − e^{−B(t)}, B(t) = β0 t + ½(β1 − β0)t², f(t) = −½β(t), g(t)² = β(t), π = N(0, I).
  */
 

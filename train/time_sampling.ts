@@ -1,8 +1,8 @@
 /**
  * Training times, drawn on the host in float64 from the keyed generator and uploaded (one small
  * write per step, no readback): uniform on [t_min, T], ScoreFlow's importance sampling uniform
- * in λ (p(t) ∝ g²/σ², MATH.md §3.2), and i-DODE's density ∝ α² over γ with antithetic pairs
- * (MATH.md §3.3).
+ * in λ (p(t) ∝ g²/σ², docs/MATH.md §3.2), and i-DODE's density ∝ α² over γ with antithetic pairs
+ * (docs/MATH.md §3.3).
  */
 
 import type { Rng } from "../compute/mod.ts";

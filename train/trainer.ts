@@ -199,7 +199,7 @@ export class Trainer {
   }
 
   /**
-   * Integer data to model space, y = a·v + b (MATH.md §2): v = k + u with u ~ U[0, 1) under
+   * Integer data to model space, y = a·v + b (docs/MATH.md §2): v = k + u with u ~ U[0, 1) under
    * uniform dequantisation, else the bin centre k + ½; then optional horizontal flips.
    */
   #toModelSpace(k: Tensor, stream: Rng): Tensor {

@@ -1,5 +1,5 @@
 /**
- * Divergence ∇·f(x) of a per-example map f: [B, …] → [B, …] (MATH.md §2): exact with one VJP per
+ * Divergence ∇·f(x) of a per-example map f: [B, …] → [B, …] (docs/MATH.md §2): exact with one VJP per
  * dimension, or Hutchinson's vᵀ ∂(f·v)/∂x with a probe drawn by the caller and kept fixed for
  * a whole ODE solve. Both differentiate again when a surrounding `valueAndGrad` traces them.
  */

@@ -1,8 +1,8 @@
 /**
- * Euler–Maruyama on the reverse SDE dx = [f(t)x − g(t)² s(x, t)] dt + g(t) dW̄ (MATH.md §1, §4),
+ * Euler–Maruyama on the reverse SDE dx = [f(t)x − g(t)² s(x, t)] dt + g(t) dW̄ (docs/MATH.md §1, §4),
  * from t = grid[0] down to grid[last]; the last step adds no noise (it returns the mean of the
  * final transition, as score_sde's samplers do). One score evaluation per step; nothing is
- * read back. Optionally tracks log p_t(x) along the path (MATH.md §4) with the very Gaussian
+ * read back. Optionally tracks log p_t(x) along the path (docs/MATH.md §4) with the very Gaussian
  * increments of the x update.
  *
  * @example

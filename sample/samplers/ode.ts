@@ -1,9 +1,9 @@
 /**
- * Sampling by the probability-flow ODE dx/dt = u = f(t)x − ½g(t)²s(x, t) (MATH.md §1), from
+ * Sampling by the probability-flow ODE dx/dt = u = f(t)x − ½g(t)²s(x, t) (docs/MATH.md §1), from
  * grid[0] (usually T) to grid[last] (t_min) — or the other way, to encode data into latents.
- * `dopri5` steps adaptively per example between the two ends (MATH.md §2's controller, one
+ * `dopri5` steps adaptively per example between the two ends (docs/MATH.md §2's controller, one
  * readback of error norms per step); `heun` and `euler` take one fixed step per grid interval
- * with no readback. With `logp` the state is augmented to {x, ℓ} with dℓ/dt = −∇·u (MATH.md
+ * with no readback. With `logp` the state is augmented to {x, ℓ} with dℓ/dt = −∇·u (docs/MATH.md
  * §4: the continuity equation along the flow), so ℓ at the end is log p of the result given
  * ℓ = log p at the start; the augmented ℓ takes part in step control as in eval-nll.
  *
@@ -36,7 +36,7 @@ const FIXED: Record<Exclude<OdeMethod, "dopri5">, ButcherTableau> = { heun: HEUN
 
 export interface PfOdeSampleOptions {
   method: OdeMethod;
-  /** Dormand–Prince tolerances (default 1e-5 each, MATH.md §2); dopri5 only */
+  /** Dormand–Prince tolerances (default 1e-5 each, docs/MATH.md §2); dopri5 only */
   rtol?: number;
   atol?: number;
   /** log p at grid[0] per example ([B]) and the divergence of u (a fixed probe per solve) */

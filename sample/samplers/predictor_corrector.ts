@@ -1,5 +1,5 @@
 /**
- * Predictor–corrector sampling (Song et al. 2021, Algorithms 2–3; MATH.md §4): at each grid
+ * Predictor–corrector sampling (Song et al. 2021, Algorithms 2–3; docs/MATH.md §4): at each grid
  * time t_i, `correctorSteps` Langevin MCMC steps at fixed t_i, then one Euler–Maruyama step of
  * the reverse SDE to t_{i+1} (noise-free on the last step). As in score_sde's
  * `LangevinCorrector` the step size follows a target signal-to-noise ratio r (0.16):

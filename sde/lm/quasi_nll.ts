@@ -1,5 +1,5 @@
 /**
- * The Gaussian quasi-NLL of one Likelihood-Matching transition (MATH.md §3.5),
+ * The Gaussian quasi-NLL of one Likelihood-Matching transition (docs/MATH.md §3.5),
  *   ½[D ln(2π b²/a²) + ln det M + (a²/b²) rᵀ M⁻¹ r],   M = diag(m) + V Vᵀ,
  * through the Woodbury identity and the determinant lemma with K = I_r + Vᵀ diag(m)⁻¹ V:
  *   rᵀM⁻¹r = Σ r²/m − ‖L⁻¹ Vᵀ(r/m)‖²,   ln det M = Σ ln m + 2 Σ ln L_ii,   L Lᵀ = K,

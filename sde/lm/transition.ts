@@ -1,5 +1,5 @@
 /**
- * The reverse transition of Likelihood Matching (MATH.md §3.5). For s < t the forward step is
+ * The reverse transition of Likelihood Matching (docs/MATH.md §3.5). For s < t the forward step is
  * x_t = a x_s + b ε with a = α_t/α_s and b² = σ_t² − a²σ_s², and the reverse moments are
  *   μ = (x_t + b² s(x_t))/a,   Σ = (b²/a²) M,   M = I + b² H(x_t).
  * With the denoising covariance C ≈ Cov[x_0 | x_t] = diag(d) + U Uᵀ, Tweedie gives

@@ -1,4 +1,4 @@
-/** The error norm of MATH.md §2 (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4). */
+/** The error norm of docs/MATH.md §2 (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4). */
 
 import {
   abs,

@@ -1,6 +1,6 @@
 /**
  * Fixed-step mode of `solveOde`: N equal steps h = (t1 − t0)/N of any tableau, with no error
- * estimate and no readback (the classical Euler/Heun baselines of MATH.md §2).
+ * estimate and no readback (the classical Euler/Heun baselines of docs/MATH.md §2).
  */
 
 import { mul, stopGradient, type Tensor, tidy } from "../../compute/mod.ts";

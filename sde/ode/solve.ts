@@ -1,5 +1,5 @@
 /**
- * Batched ODE integration with per-example adaptive step control (MATH.md §2): each example b
+ * Batched ODE integration with per-example adaptive step control (docs/MATH.md §2): each example b
  * has its own time t_b and step h_b, kept on the host in float64, so its trajectory — steps,
  * rejections, NFE and result — is the one it would have if solved alone, whatever the batch.
  * One host round trip per step: the [B] error norms.
@@ -25,7 +25,7 @@ export type { OdeFn } from "./rk_step.ts";
 
 export interface OdeOptions {
   tableau: ButcherTableau;
-  /** Relative and absolute tolerances of the error norm (MATH.md §2 default 1e-5). */
+  /** Relative and absolute tolerances of the error norm (docs/MATH.md §2 default 1e-5). */
   rtol?: number;
   atol?: number;
   /** First step magnitude for every example; default: Hairer's heuristic (one extra f call). */
@@ -51,7 +51,7 @@ export interface OdeSolution {
   rejectedPerExample: Int32Array;
 }
 
-// Step-size controller of MATH.md §2 (Hairer I, §II.4).
+// Step-size controller of docs/MATH.md §2 (Hairer I, §II.4).
 const SAFETY = 0.9, MIN_FACTOR = 0.2, MAX_FACTOR = 10;
 
 /**
@@ -198,7 +198,7 @@ export async function solveOde(
   k?.forEach((v) => v.dispose());
   return { y, ...counts };
 
-  // Accept where the RMS norm ≤ 1; new h = h·clamp(0.9·norm^(−1/(q+1)), 0.2, 10) (MATH.md §2).
+  // Accept where the RMS norm ≤ 1; new h = h·clamp(0.9·norm^(−1/(q+1)), 0.2, 10) (docs/MATH.md §2).
   function advanceHost(
     norms: Float64Array,
     h: Float64Array,

@@ -63,7 +63,7 @@ export const BOGACKI_SHAMPINE: ButcherTableau = {
 
 /**
  * Dormand–Prince 5(4) (Dormand & Prince 1980, J. Comput. Appl. Math. 6(1); Hairer's DOPRI5,
- * MATLAB's ode45): the MATH.md §2 default. b̂ = [5179/57600, 0, 7571/16695, 393/640,
+ * MATLAB's ode45): the docs/MATH.md §2 default. b̂ = [5179/57600, 0, 7571/16695, 393/640,
  * −92097/339200, 187/2100, 1/40].
  */
 export const DORMAND_PRINCE: ButcherTableau = {

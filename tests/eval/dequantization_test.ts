@@ -12,7 +12,7 @@ Deno.test("bits/dim offsets follow from the scaling: +7 for [−1, 1], +8 for [0
   assert.ok(Math.abs(-Math.log2(1 / 256) - 8) < 1e-12);
 });
 
-Deno.test("truncation bound τ = α0/(256σ0) and Z_τ of MATH.md §7", () => {
+Deno.test("truncation bound τ = α0/(256σ0) and Z_τ of docs/MATH.md §7", () => {
   const vdm = makeSde("vdm"), vp = makeSde("vp");
   const tauVdm = truncationBound(vdm, 0, EIGHT_BIT_SYMMETRIC);
   assert.ok(Math.abs(tauVdm - 3.0187) < 1e-4, `VDM τ = ${tauVdm}`);

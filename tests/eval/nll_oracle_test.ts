@@ -82,7 +82,7 @@ Deno.test("mix10d.json: Hutchinson agrees with the exact value within 4 standard
   }
 });
 
-Deno.test("standard prior: the NLL moves by log p_T(x_T) − log π(x_T), of the size MATH.md §6 gives", async () => {
+Deno.test("standard prior: the NLL moves by log p_T(x_T) − log π(x_T), of the size docs/MATH.md §6 gives", async () => {
   const { referenceBackend, tensor } = await import("../../compute/mod.ts");
   const { pfOdeLogLikelihood } = await import("../../sde/likelihood.ts");
   const backend = referenceBackend();

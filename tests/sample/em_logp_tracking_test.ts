@@ -1,5 +1,5 @@
 /**
- * Log-density tracking on the reverse SDE (MATH.md §4): d log p = (−∇·f − ½g²‖s‖²) dt + g s·dW̄
+ * Log-density tracking on the reverse SDE (docs/MATH.md §4): d log p = (−∇·f − ½g²‖s‖²) dt + g s·dW̄
  * with the very increments of the x update. Its Euler discretisation misses the zero-mean
  * fluctuation ½g²|dt|(zᵀ∇²log p z − Δlog p) of each step, so the tracked value approaches the
  * exact log p_{t_min} of the returned sample like a random walk, error ∝ N^(−1/2). One Brownian

@@ -28,7 +28,7 @@ const MIX = new GmmModel(
  * The HD ODE dx = [f x − g² s] dt for data N(μ, c²I): with s = −(x − α μ)/v, v = α²c² + σ²,
  * y = x − α μ obeys y' = (f + g²/v) y. Since v' = 2f v + g² (from g² = (σ²)' − 2fσ²),
  * f + g²/v = (ln v)' − (ln α)', so y_t = y_T (v_t α_T)/(v_T α_t). At t = 0 (α = 1, v = c²)
- * this is E[x_0 | x_T] = μ + (α_T c²/(α_T²c² + σ_T²))(x_T − α_T μ) of MATH.md §5; at t_min the
+ * this is E[x_0 | x_T] = μ + (α_T c²/(α_T²c² + σ_T²))(x_T − α_T μ) of docs/MATH.md §5; at t_min the
  * two differ by a relative ~σ²(t_min)/c² (4.4e-4 at t_min = 1e-3), more than the tolerance,
  * so the solver is checked against the closed form at its own end time.
  */
@@ -39,7 +39,7 @@ function hdClosedForm(xT: ArrayLike<number>, t: number): number[] {
   return Array.from(xT, (x, i) => at * MU[i % MU.length] + gain * (x - aT * MU[i % MU.length]));
 }
 
-/** E[x_0 | x_T] of MATH.md §5 (the t = 0 limit). */
+/** E[x_0 | x_T] of docs/MATH.md §5 (the t = 0 limit). */
 function posteriorMean(xT: ArrayLike<number>): number[] {
   const aT = VP.alpha(VP.T), sT = VP.sigma(VP.T);
   const k = (aT * C * C) / (aT * aT * C * C + sT * sT);

@@ -39,7 +39,7 @@ async function logLikelihood(
 }
 
 // With the exact mixture score and exact divergence the PF-ODE reproduces log p_{t_min} up to
-// the standard prior's mismatch with the mixture's own p_T (a few 1e-3 nats in 2-D, MATH.md §6)
+// the standard prior's mismatch with the mixture's own p_T (a few 1e-3 nats in 2-D, docs/MATH.md §6)
 // and the solver tolerance; float32 must agree with float64 far below that.
 eachBackend(
   "PF-ODE log-likelihood under the exact mixture score matches the closed form",

@@ -132,7 +132,7 @@ eachBackend("live memory after a solve is the result alone (adaptive and fixed)"
   y0.dispose();
 });
 
-// The likelihood's use (MATH.md §2): f differentiates inside (a divergence by VJPs) and returns
+// The likelihood's use (docs/MATH.md §2): f differentiates inside (a divergence by VJPs) and returns
 // tensors that carry a tape; the solver must use them detached and free every graph.
 eachBackend(
   "f returning taped tensors (exact divergence of −k·x) is exact and leaks nothing",

@@ -84,7 +84,7 @@ for (const kind of ["vp", "subvp", "vdm", "ve"] as const) {
   });
 }
 
-Deno.test("MATH.md's VP velocity form ε̂ = αF̂ + σx is the α² + σ² = 1 case", async () => {
+Deno.test("docs/MATH.md's VP velocity form ε̂ = αF̂ + σx is the α² + σ² = 1 case", async () => {
   const h = await draw("vp");
   for (let i = 0; i < h.eps.length; i++) {
     const b = Math.floor(i / D), a = h.alpha[b], s = h.sigma[b];

@@ -10,24 +10,24 @@ import { erf } from "../../sde/special.ts";
 
 const close = (a: number, b: number, rel: number) => Math.abs(a - b) <= rel * Math.abs(b);
 
-/** `value` rounds to `printed` (MATH.md's figures): within half a unit of its last digit. */
+/** `value` rounds to `printed` (docs/MATH.md's figures): within half a unit of its last digit. */
 function assertPrinted(value: number, printed: string, what: string): void {
   const [mantissa, exponent = "0"] = printed.split("e");
   const unit = 10 ** (Number(exponent) - (mantissa.split(".")[1]?.length ?? 0));
   assert.ok(
     Math.abs(value - Number(printed)) <= 0.5 * unit,
-    `${what}: ${value}, MATH.md ${printed}`,
+    `${what}: ${value}, docs/MATH.md ${printed}`,
   );
 }
 
-Deno.test("sub-VP: ScoreFlow IS normaliser Z = λ(t_min) − λ(T) (MATH.md §7)", () => {
+Deno.test("sub-VP: ScoreFlow IS normaliser Z = λ(t_min) − λ(T) (docs/MATH.md §7)", () => {
   const s = makeSde("subvp");
   assertPrinted(s.logSnr(1e-5) - s.logSnr(1), "37.6789", "Z at t_min = 1e-5");
   assertPrinted(s.logSnr(1e-2) - s.logSnr(1), "22.4841", "Z at t_min = 1e-2");
   assert.equal(s.priorStd, 1);
 });
 
-Deno.test("VE: prior N(0, 2500 I) and g(1) = 206.364 (MATH.md §7)", () => {
+Deno.test("VE: prior N(0, 2500 I) and g(1) = 206.364 (docs/MATH.md §7)", () => {
   const ve = makeSde("ve");
   assert.equal(ve.priorStd ** 2, 2500);
   assertPrinted(Math.sqrt(ve.diffusion2(1)), "206.364", "g(1)");
@@ -35,7 +35,7 @@ Deno.test("VE: prior N(0, 2500 I) and g(1) = 206.364 (MATH.md §7)", () => {
   assert.ok(close(ve.sigma(1), 50, 1e-15));
 });
 
-Deno.test("VDM-γ: σ0 at both starts, velocity IS normaliser, τ and Z_τ (MATH.md §2, §7)", () => {
+Deno.test("VDM-γ: σ0 at both starts, velocity IS normaliser, τ and Z_τ (docs/MATH.md §2, §7)", () => {
   const vdm = makeSde("vdm") as VdmSde;
   assertPrinted(vdm.sigma(0), "1.294e-3", "σ0 at γ = −13.3");
   assert.equal(VDM_UNIFORM_DEQUANT_GAMMA0, -11.8);
@@ -58,12 +58,12 @@ Deno.test("VDM-γ: σ0 at both starts, velocity IS normaliser, τ and Z_τ (MATH
   assert.ok(close(vdm.priorStd, Math.sqrt(1 / (1 + Math.exp(-5))), 1e-15));
 });
 
-Deno.test("VP: truncated-normal τ = α0/(256σ0) at t_min = 1e-5 (MATH.md §2)", () => {
+Deno.test("VP: truncated-normal τ = α0/(256σ0) at t_min = 1e-5 (docs/MATH.md §2)", () => {
   const vp = makeSde("vp");
   assertPrinted(vp.alpha(1e-5) / (256 * vp.sigma(1e-5)), "3.904", "τ");
 });
 
-Deno.test("default t_min per process (likelihood / sampling) matches MATH.md §1", () => {
+Deno.test("default t_min per process (likelihood / sampling) matches docs/MATH.md §1", () => {
   assert.deepEqual(DEFAULT_T_MIN, {
     vp: { likelihood: 1e-5, sampling: 1e-3 },
     subvp: { likelihood: 1e-2, sampling: 1e-3 },

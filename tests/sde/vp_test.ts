@@ -8,7 +8,7 @@ import { VpSde } from "../../sde/vp.ts";
 const vp = new VpSde();
 const close = (a: number, b: number, rel: number) => Math.abs(a - b) <= rel * Math.abs(b);
 
-Deno.test("VP sanity values of MATH.md §7", () => {
+Deno.test("VP sanity values of docs/MATH.md §7", () => {
   assert.ok(close(vp.alpha(1e-5), 0.999999, 1e-6));
   assert.ok(close(vp.sigma(1e-5), 1.0005e-3, 1e-4));
   assert.ok(close(vp.logSnr(1e-5), 13.8145, 1e-5));

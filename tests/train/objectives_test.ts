@@ -14,7 +14,7 @@ import {
 } from "../../train/time_sampling.ts";
 
 // Gaussian data N(μ, c²I): with the exact score every loss has a closed-form expectation at
-// each t (MATH.md §3): E ½‖σs + z‖² = ½ D α²c²/v and, for the velocity, ½ D c²/v (α² + σ² = 1),
+// each t (docs/MATH.md §3): E ½‖σs + z‖² = ½ D α²c²/v and, for the velocity, ½ D c²/v (α² + σ² = 1),
 // v = α²c² + σ². Losses averaged over a large batch must match the time integrals within 4 s.e.
 const D = 3, C = 0.6, MU = [0.5, -1, 2];
 const GAUSS: IsoGmm = { weights: [1], means: [MU], stds: [C] };

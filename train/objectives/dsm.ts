@@ -1,5 +1,5 @@
 /**
- * Denoising score matching (Song et al. 2021; MATH.md §3.1–3.2), per example
+ * Denoising score matching (Song et al. 2021; docs/MATH.md §3.1–3.2), per example
  * ½ λ(t)‖s(x_t, t) + z/σ_t‖² = ½ (λ/σ²)‖σ s + z‖² with λ = σ² (`simple`) or g² (`likelihood`,
  * ScoreFlow); with importance sampling (uniform in λ) the likelihood-weighted loss becomes
  * ½ Z ‖σ s + z‖². All keep the bound's ½ so logged losses of different objectives compare.

@@ -1,5 +1,5 @@
 /**
- * i-DODE's velocity objective (Zheng et al. 2023; MATH.md §3.3–3.4) on the VDM linear-γ
+ * i-DODE's velocity objective (Zheng et al. 2023; docs/MATH.md §3.3–3.4) on the VDM linear-γ
  * process: target F* = α ε − σ x0, times with density ∝ α² over γ (antithetic pairs), per
  * example ½ Z ‖F* − F̂‖²; with `highOrder` w > 0 the second-order term
  * ½ Z w [σ ∇·F̂ − α(D − sg(‖F* − F̂‖²))]² / D is added, its divergence by one Rademacher

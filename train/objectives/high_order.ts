@@ -1,5 +1,5 @@
 /**
- * The i-DODE second-order term (Zheng et al. 2023, MATH.md §3.4) in ε-parameterisation.
+ * The i-DODE second-order term (Zheng et al. 2023, docs/MATH.md §3.4) in ε-parameterisation.
  * From x = αx0 + σε: ∇ₓE[ε|x] = (I − Cov[ε|x])/σ, so σ ∇·ε̂ should equal D − E‖ε − ε̂‖².
  * Per example ½ w [σ ∇·ε̂ − (D − sg(‖z − ε̂‖²))]² / D, with ∇·ε̂ by one Hutchinson probe;
  * minimising it differentiates through a divergence (second-order autodiff).

@@ -1,5 +1,5 @@
 /**
- * The Likelihood Matching objective (MATH.md §3.5): per example, t_0 = t_min and N sorted
+ * The Likelihood Matching objective (docs/MATH.md §3.5): per example, t_0 = t_min and N sorted
  * times t_1 < … < t_N in (t_min, T] with Dirichlet(1, …, 1) spacings (the order statistics of
  * N uniforms); one forward path x_{t_0} = α_{t_0} x_0 + σ_{t_0} z_0, x_{t_k} = a_k x_{t_{k−1}} +
  * b_k ε_k; and the N transitions' Gaussian quasi-NLLs −log N(x_{t_{k−1}}; μ(x_{t_k}), (b²/a²) M)

@@ -116,7 +116,9 @@ type Resource = Storage | GPUTextureView;
  * CPU-backed adapters, see wgsl/matmul_texture.ts); `storage` reads buffers directly with
  * uniform loads of A (register-tiled, lavapipe-shaped); `tiled` is the classic shared-memory
  * tiling for real GPUs, in 64×64 tiles (`tiled`) or 32×32 (`tiled32`, more workgroups for small
- * products). `matmulVariant` is the default; the autotuner may pick per shape.
+ * products). `matmulVariant` is the default; the autotuner may pick per shape. Every variant
+ * accumulates each output along k in increasing order, one fma per term, so all of them give the
+ * same bits: no choice among them changes a result (tests/compute/autotune_test.ts).
  */
 export type MatmulVariant =
   | "texture"
@@ -141,6 +143,8 @@ export type ConvVariant = "texture" | "direct" | "tiled";
 export const CONV_VARIANTS: readonly ConvVariant[] = ["texture", "direct", "tiled"];
 /** 0 forward, 1 weight gradient, 2 input gradient (the MODE of wgsl/conv2d_tiled.ts). */
 type ConvMode = 0 | 1 | 2;
+/** The kernel family of each map, as kernel choices are recorded. */
+const CONV_FAMILY = ["conv2d", "conv2d_weight_grad", "conv2d_input_grad"] as const;
 const TEXTURE_KERNEL = {
   texture: ["matmulTexture", 4],
   texture8: ["matmulTexture8", 8],
@@ -149,6 +153,12 @@ const TEXTURE_KERNEL = {
 
 /** Below this many multiply-adds the two packing dispatches cost more than they save. */
 const TEXTURE_MATMUL_MIN_MACS = 1 << 15;
+/**
+ * Batch-invariant mode sizes its choices for this many rows (matmul) or images (conv2d), eval-nll's
+ * default --batch, whatever the product's real batch: the choice then depends on the shape class
+ * alone.
+ */
+const NOMINAL_BATCH = 64;
 
 const SLOT_BYTES = PARAM_SLOTS * 4;
 /** Dispatches per submitted batch (the uniform arena holds one slot each). */
@@ -190,6 +200,15 @@ export class WebGpuBackend implements Backend {
   convVariant: ConvVariant | null = null;
   /** Per-shape kernel choices (autotune.ts); null runs the defaults. */
   autotune: Autotuner | null;
+  /**
+   * Evaluation mode: each kernel variant is chosen from the shape without its batch dimension
+   * (rows of a product, images of a convolution) and the tuner is neither consulted nor fed,
+   * so what an example computes never depends on the examples that share its batch. Matmul
+   * variants agree bit for bit anyway (each sums along k in one order); conv2d variants do not.
+   */
+  batchInvariant = false;
+  /** Variants run (batch-invariant mode: chosen) per kernel family since the last clear. */
+  #choices = new Map<string, Set<string>>();
   /** conv2d through texture-packed GEMMs, taken with the `texture` matmul variant. */
   readonly convTexture: TextureConv;
   #errors: string[] = [];
@@ -427,6 +446,16 @@ export class WebGpuBackend implements Backend {
   ): void {
     if (batch > MAX_GROUPS) throw new Error(`webgpu matmul: batch ${batch} exceeds ${MAX_GROUPS}`);
     const shape = { a, as, b, bs, batch, m, n, k, out, bias };
+    if (this.batchInvariant) {
+      const chosen = this.#matmulClassVariant(n, k);
+      this.#note("matmul", chosen);
+      // a batch too tall for a texture runs on storage buffers: the same bits (see MatmulVariant)
+      this.#matmulWith(
+        chosen in TEXTURE_KERNEL && !this.#textureFits(batch, m, n, k) ? "storage" : chosen,
+        shape,
+      );
+      return;
+    }
     let variant: MatmulVariant = this.#matmulFits(this.matmulVariant, batch, m, n, k)
       ? this.matmulVariant
       : "storage";
@@ -438,16 +467,48 @@ export class WebGpuBackend implements Backend {
       const tuned = this.autotune.pick(key, eligible, () => this.#matmulTrial(eligible, shape));
       variant = (tuned as MatmulVariant | undefined) ?? variant;
     }
+    this.#note("matmul", variant);
     this.#matmulWith(variant, shape);
   }
 
   /** Whether a variant can run this product (textures have a largest side; packs cost). */
   #matmulFits(v: MatmulVariant, batch: number, m: number, n: number, k: number): boolean {
     if (!(v in TEXTURE_KERNEL)) return true;
-    if (m * n * k < TEXTURE_MATMUL_MIN_MACS) return false;
+    return m * n * k >= TEXTURE_MATMUL_MIN_MACS && this.#textureFits(batch, m, n, k);
+  }
+
+  /** Whether the packed operands fit in textures (A: batch·m rows; B: batch·Kp rows). */
+  #textureFits(batch: number, m: number, n: number, k: number): boolean {
     const kp = 4 * Math.ceil(k / 4), maxDim = this.device.limits.maxTextureDimension2D;
     return batch * m <= maxDim && batch * kp <= maxDim && kp / 4 <= maxDim &&
       Math.ceil(n / 4) <= maxDim;
+  }
+
+  /**
+   * Batch-invariant mode's matmul variant, from the columns and the depth alone: the default
+   * variant as it would be chosen for NOMINAL_BATCH rows in one product.
+   */
+  #matmulClassVariant(n: number, k: number): MatmulVariant {
+    return this.#matmulFits(this.matmulVariant, 1, NOMINAL_BATCH, n, k)
+      ? this.matmulVariant
+      : "storage";
+  }
+
+  /** Records that a kernel family ran (or, batch-invariant, chose) a variant. */
+  #note(family: string, variant: string): void {
+    let set = this.#choices.get(family);
+    if (!set) this.#choices.set(family, set = new Set());
+    set.add(variant);
+  }
+
+  /** The variants noted per kernel family since the last `clearKernelChoices`, sorted. */
+  kernelChoices(): Record<string, string[]> {
+    return Object.fromEntries(
+      [...this.#choices].sort(([a], [b]) => a.localeCompare(b)).map(([f, v]) => [f, [...v].sort()]),
+    );
+  }
+  clearKernelChoices(): void {
+    this.#choices.clear();
   }
 
   #matmulWith(variant: MatmulVariant, s: MatmulShape): void {
@@ -535,7 +596,10 @@ export class WebGpuBackend implements Backend {
   conv2dWeightGrad(x: Storage, dy: Storage, g: ConvGeometry, out: Storage): void {
     this.#convChoose(1, x, dy, g, out);
   }
-  /** The default (`convVariant` when set), or the tuned choice for this map and geometry. */
+  /**
+   * The default (`convVariant` when set), or the tuned choice for this map and geometry;
+   * batch-invariant, the default for NOMINAL_BATCH images of this geometry, never tuned.
+   */
   #convChoose(
     mode: ConvMode,
     a: Storage,
@@ -544,13 +608,13 @@ export class WebGpuBackend implements Backend {
     out: Storage,
     bias?: Storage,
   ): void {
+    if (this.batchInvariant) {
+      const v = this.convVariant ?? this.#convDefault({ ...g, n: NOMINAL_BATCH });
+      this.#note(CONV_FAMILY[mode], this.#convWith(v, mode, a, b, g, out, bias));
+      return;
+    }
     const texture = this.convTexture.applies(g);
-    let variant: ConvVariant = this.convVariant ??
-      (texture && this.matmulVariant.startsWith("texture")
-        ? "texture"
-        : this.software
-        ? "direct"
-        : "tiled");
+    let variant: ConvVariant = this.convVariant ?? this.#convDefault(g);
     if (this.autotune && this.convVariant === null) {
       const key =
         `conv${mode}:${g.n}x${g.c}x${g.h}x${g.w}:${g.o}x${g.kh}x${g.kw}:s${g.stride}p${g.padding}`;
@@ -558,9 +622,21 @@ export class WebGpuBackend implements Backend {
       const tuned = this.autotune.pick(key, eligible, () => this.#convTrial(eligible, mode, g));
       variant = (tuned as ConvVariant | undefined) ?? variant;
     }
-    this.#convWith(variant, mode, a, b, g, out, bias);
+    this.#note(CONV_FAMILY[mode], this.#convWith(variant, mode, a, b, g, out, bias));
   }
-  /** One map in one variant; `bias` (forward only) is added as the output is stored. */
+  /** The untuned variant: the texture lowering where it pays on CPU adapters, else by adapter. */
+  #convDefault(g: ConvGeometry): ConvVariant {
+    return this.convTexture.applies(g) && this.matmulVariant.startsWith("texture")
+      ? "texture"
+      : this.software
+      ? "direct"
+      : "tiled";
+  }
+  /**
+   * One map in one variant; `bias` (forward only) is added as the output is stored. Returns the
+   * variant that ran: `direct` where the texture lowering finds no chunk that fits (a limit of
+   * the geometry without its batch).
+   */
   #convWith(
     v: ConvVariant,
     mode: ConvMode,
@@ -569,7 +645,7 @@ export class WebGpuBackend implements Backend {
     g: ConvGeometry,
     out: Storage,
     bias?: Storage,
-  ) {
+  ): ConvVariant {
     const withBias = { BIAS: bias ? 1 : 0 }, biasOrPlaceholder = bias ?? this.#placeholder();
     if (v === "texture") {
       const t = this.convTexture;
@@ -578,7 +654,7 @@ export class WebGpuBackend implements Backend {
         : mode === 1
         ? t.weightGrad(a, b, g, out)
         : t.inputGrad(a, b, g, out);
-      if (done) return;
+      if (done) return v;
     }
     if (v === "tiled") {
       const [m, n] = convTiledDims(mode, g), p = this.#params();
@@ -589,7 +665,7 @@ export class WebGpuBackend implements Backend {
         Math.ceil(m / TILE),
         Math.ceil(gx / MAX_GROUPS),
       ], { MODE: mode, ...withBias });
-      return;
+      return v;
     }
     const [kernel, count] = mode === 0
       ? ["conv2d", g.n * g.o * g.ho * g.wo] as const
@@ -598,6 +674,7 @@ export class WebGpuBackend implements Backend {
       : ["conv2dInputGrad", g.n * g.c * g.h * g.w] as const;
     if (mode === 0) this.#conv(kernel, [a, b, out, biasOrPlaceholder], g, count, withBias);
     else this.#conv(kernel, [a, b, out], g, count);
+    return "direct";
   }
   /** Times each eligible variant of one map on scratch operands of its geometry. */
   #convTrial(candidates: ConvVariant[], mode: ConvMode, g: ConvGeometry): Trial {

@@ -2,9 +2,17 @@ import assert from "node:assert/strict";
 import { gpuTest } from "../_helpers/backends.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
-import { matmul, Rng, type Tensor } from "../../compute/mod.ts";
+import {
+  matmul,
+  matmulBias,
+  referenceBackend,
+  Rng,
+  type Tensor,
+  tensor,
+} from "../../compute/mod.ts";
 import { MATMUL_VARIANTS, type WebGpuBackend } from "../../compute/webgpu/backend.ts";
 import { AUTOTUNE_VERSION, Autotuner } from "../../compute/webgpu/autotune.ts";
+import { pinKernelsForEvaluation } from "../../compute/batch_invariance.ts";
 
 const KEY = "matmul:1x96x80x72:rr";
 
@@ -81,6 +89,72 @@ gpuTest(
       }),
     );
     assert.equal(new Autotuner("adapter A", path).choice(KEY), undefined, "other version");
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+gpuTest(
+  "autotune: every matmul variant sums along k in one order, so a choice never changes a bit",
+  async (be) => {
+    const gpu = be as WebGpuBackend;
+    const saved = gpu.matmulVariant;
+    // depths not a multiple of 4 (the texture path pads k), a batch, a bias, a skinny product
+    const shapes = [[[67, 33], [33, 129]], [[3, 45, 70], [3, 70, 38]], [[30, 10], [10, 128]], [
+      [1, 300],
+      [300, 200],
+    ]];
+    try {
+      await withTuner(gpu, null, async () => {
+        for (const [i, [sa, sb]] of shapes.entries()) {
+          const rng = Rng.fromSeed(20 + i), n = sb[sb.length - 1];
+          const host = async (shape: number[], k: number) =>
+            tensor(gpu, await rng.derive(k).normal(referenceBackend(), shape, "f64").read(), shape);
+          const [a, b, bias] = [await host(sa, 0), await host(sb, 1), await host([n], 2)];
+          const results: (Float32Array | Float64Array)[] = [];
+          for (const variant of MATMUL_VARIANTS) {
+            gpu.matmulVariant = variant;
+            results.push(await matmulBias(a, b, bias).read());
+          }
+          results.forEach((r, v) =>
+            assert.deepEqual(
+              r,
+              results[0],
+              `${MATMUL_VARIANTS[v]} vs ${MATMUL_VARIANTS[0]} ${sa}·${sb}`,
+            )
+          );
+        }
+      });
+    } finally {
+      gpu.matmulVariant = saved;
+    }
+  },
+);
+
+gpuTest(
+  "autotune: kernels pinned for evaluation neither queue trials nor follow cached choices",
+  async (be) => {
+    const gpu = be as WebGpuBackend;
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/autotune.json`;
+    // a cached choice that is never a default variant
+    const file = { version: AUTOTUNE_VERSION, adapters: { "adapter A": { [KEY]: "tiled32" } } };
+    await Deno.writeTextFile(path, JSON.stringify(file));
+    const tuner = new Autotuner("adapter A", path);
+    const [a, b] = operands(gpu);
+    await withTuner(gpu, tuner, async () => {
+      const unpin = pinKernelsForEvaluation(gpu);
+      try {
+        await matmul(a, b).read();
+        await matmul(b, a, true, true).read(); // a shape the tuner has not met
+        assert.equal(tuner.pending, 0, "no trial queued");
+        assert.deepEqual(gpu.kernelChoices().matmul, [gpu.matmulVariant], "the default, pinned");
+      } finally {
+        unpin();
+      }
+      gpu.clearKernelChoices();
+      await matmul(a, b).read();
+      assert.deepEqual(gpu.kernelChoices().matmul, ["tiled32"], "unpinned: the cached choice");
+    });
     await Deno.remove(dir, { recursive: true });
   },
 );

@@ -68,7 +68,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let b3 = textureLoad(tb, vec2<u32>(ngx, by + 4u * kq + 3u), 0);
     for (var r = 0u; r < ROWS; r++) {
       let av = textureLoad(ta, vec2<u32>(kq, rows[r]), 0);
-      acc[r] = fma(vec4<f32>(av.x), b0, fma(vec4<f32>(av.y), b1, fma(vec4<f32>(av.z), b2, fma(vec4<f32>(av.w), b3, acc[r]))));
+      // k in increasing order, one fma each, as every matmul variant: the variants then agree
+      // bit for bit, so no choice among them (tuned or by shape) changes a result
+      acc[r] = fma(vec4<f32>(av.w), b3, fma(vec4<f32>(av.z), b2, fma(vec4<f32>(av.y), b1, fma(vec4<f32>(av.x), b0, acc[r]))));
     }
   }
   let col0 = ng * 4u;

@@ -60,7 +60,7 @@ export function register(cmd: Command): void {
     .option("--atol <x>", "absolute tolerance of Dormand–Prince", positiveNumber("--atol"), 1e-5)
     .option(
       "--t-min <t>",
-      "start time of the ODE (default: the process's likelihood t_min)",
+      "start time of the ODE (default: the process's likelihood t_min; VDM with uniform dequantisation: γ = −11.8)",
       nonNegativeNumber("--t-min"),
     )
     .addOption(
@@ -74,7 +74,7 @@ export function register(cmd: Command): void {
     .addOption(
       new Option(
         "--prior <kind>",
-        "terminal density: the process's prior, or the mixture's own p_T",
+        "terminal density of the NLL and the bound: the process's prior, or the mixture's own p_T",
       ).choices(["standard", "exact"]).default("standard"),
     )
     .option(

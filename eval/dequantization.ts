@@ -1,6 +1,6 @@
 /**
  * Turning discrete data into a continuous start point for the PF-ODE, with the log-density
- * of the draw (MATH.md §2). Data k ∈ {0, …, 2^bits − 1} map to model space by y = a·v + b.
+ * of the draw (docs/MATH.md §2). Data k ∈ {0, …, 2^bits − 1} map to model space by y = a·v + b.
  *
  * - uniform: v = k + u, u ~ U[0, 1)^D, log q(y | k) = −D ln a (a box of volume a^D);
  * - truncated-normal (i-DODE): start at x_{t0} = α0 y_k + σ0 ε with y_k = a(k + ½) + b and
@@ -11,6 +11,7 @@
 import { add, mul, type Rng, square, sub, sumPerExample, type Tensor } from "../compute/mod.ts";
 import type { Sde } from "../sde/sde.ts";
 import { erf } from "../sde/special.ts";
+import { VDM_UNIFORM_DEQUANT_GAMMA0 } from "../sde/vdm.ts";
 
 export type Dequantization = "none" | "uniform" | "truncated-normal";
 
@@ -31,6 +32,19 @@ export interface DequantizedBatch {
   logq: Tensor | null;
   /** constant added to log p (nats per example) to get log P(k): D ln a for uniform, 0 otherwise */
   logVolume: number;
+}
+
+/**
+ * The likelihood's start time for a process and a dequantisation (docs/MATH.md §1): the process's
+ * own t_min, except that the VDM process under uniform dequantisation starts at γ = −11.8 as
+ * i-DODE does (σ0 = 2.7394e-3, docs/MATH.md §7). Truncated-normal keeps the process's own start
+ * (γmin = −13.3 for VDM), where its τ = 3.02 is set.
+ */
+export function likelihoodTMin(sde: Sde, dequantization: Dequantization): number {
+  if (sde.kind === "vdm" && dequantization === "uniform") {
+    return Math.max(sde.tMinLikelihood, sde.timeOfLogSnr(-VDM_UNIFORM_DEQUANT_GAMMA0));
+  }
+  return sde.tMinLikelihood;
 }
 
 /** τ = α0·(a/2)/σ0: half a quantisation bin at t_min, in units of the noise σ0. */

@@ -1,5 +1,7 @@
 /** Printing an eval-nll result: one JSON document on stdout, or a few labelled lines. */
 
+import type { ComputeRecord } from "../compute/batch_invariance.ts";
+
 export function printSummary(doc: Record<string, unknown>, json: boolean): void {
   if (json) {
     console.log(JSON.stringify(doc, null, 2));
@@ -31,17 +33,24 @@ export function printSummary(doc: Record<string, unknown>, json: boolean): void 
       bpd: number;
       bpd_stderr: number;
       samples: number;
+      prior: string;
+      dequantization: string;
+      bpd_offset: number;
       parts: Record<string, number>;
     }
     | undefined;
   if (bound) {
+    const dequantPart = bound.dequantization === "none"
+      ? ""
+      : `, ${bound.dequantization} dequantisation ${f(bound.parts.dequantization)}` +
+        (bound.bpd_offset ? ` (+${f(bound.bpd_offset, 3)} bits/dim)` : "");
     console.log(
       `ScoreFlow bound ${f(bound.bpd)} ± ${f(bound.bpd_stderr)} bits/dim (${
         f(bound.nll_nats)
       } nats; ` +
-        `prior ${f(bound.parts.prior)}, diffusion ${f(bound.parts.diffusion)}, offset ${
-          f(bound.parts.offset)
-        }; ` +
+        `prior ${f(bound.parts.prior)} [${bound.prior}], diffusion ${
+          f(bound.parts.diffusion)
+        }, offset ${f(bound.parts.offset)}${dequantPart}; ` +
         `${bound.samples} times per example)`,
     );
   }
@@ -52,6 +61,14 @@ export function printSummary(doc: Record<string, unknown>, json: boolean): void 
     console.log(
       `LM chain bound  ${f(lm.bpd)} ± ${f(lm.bpd_stderr)} bits/dim (${f(lm.nll_nats)} nats; ` +
         `${lm.steps} steps, one forward path per example)`,
+    );
+  }
+  const compute = doc.compute as ComputeRecord | undefined;
+  if (compute) {
+    const kernels = Object.entries(compute.kernels).map(([k, v]) => `${k} ${v.join("/")}`);
+    console.log(
+      `computed with   ${compute.backend} (${compute.adapter}), ${compute.dtype}` +
+        (kernels.length ? `; kernels ${kernels.join(", ")}` : ""),
     );
   }
   if (typeof doc.seconds === "number") {

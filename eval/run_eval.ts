@@ -4,6 +4,7 @@ import { type DType, Rng, selectBackend, tensor } from "../compute/mod.ts";
 import { UsageError } from "../io/errors.ts";
 import { Progress } from "../io/progress.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { computeRecord, pinKernelsForEvaluation } from "../compute/batch_invariance.ts";
 import { makeSde } from "../sde/processes.ts";
 import type { SdeKind } from "../sde/sde.ts";
 import { resolveData, resolveModel } from "./resolve.ts";
@@ -15,12 +16,12 @@ import {
   type BoundExample,
   type EvalSettings,
   parseShard,
-  type PartialResult,
   shardRange,
   summarize,
 } from "./summary.ts";
 import { printSummary } from "./report.ts";
-import type { Dequantization, Quantization } from "./dequantization.ts";
+import { PART_FORMAT, type PartialResult } from "./part.ts";
+import { type Dequantization, likelihoodTMin, type Quantization } from "./dequantization.ts";
 import { evaluateLmBound, type LmBoundOptions } from "./lm_bound_eval.ts";
 import type { LmBoundModel } from "./lm_bound.ts";
 import { isImageSpec, type Split } from "../data/image_set.ts";
@@ -108,6 +109,8 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log, {
     autotune: f.autotune !== false,
   });
+  // an example's result must not depend on its batch or shard: kernels chosen by shape class
+  pinKernelsForEvaluation(backend);
   const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const model: DiffusionModel = f.ckpt
     ? (await loadTrainedModel(f.ckpt, backend, dtype, f.weights as "ema" | "raw")).model
@@ -116,6 +119,11 @@ export async function runEval(f: EvalFlags): Promise<void> {
   if (f.prior === "exact" && !model.logp) {
     throw new UsageError(
       `--prior exact needs an analytic model with a known p_T; ${model.description} has none`,
+    );
+  }
+  if (f.bound === "lm" && !model.denoisingCov) {
+    throw new UsageError(
+      `--bound lm needs a covariance head: ${model.description} was not trained with --objective lm`,
     );
   }
   const rng = Rng.fromSeed(f.seed);
@@ -129,16 +137,16 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const dequantization = (f.dequant ?? (data.integerValued ? "uniform" : "none")) as Dequantization;
   if (data.integerValued && dequantization === "none") {
     throw new UsageError(
-      `${f.data} holds integer values: their density needs a dequantisation (--dequant uniform or truncated-normal); ` +
+      `${f.data} is declared discrete (integer values): their density needs a dequantisation (--dequant uniform or truncated-normal); ` +
         "without one the likelihood of a discrete set is meaningless (it can even give negative bits/dim)",
     );
   }
   if (!data.integerValued && dequantization !== "none") {
     throw new UsageError(
-      `--dequant ${dequantization} is for integer data; ${f.data} is continuous (use --dequant none)`,
+      `--dequant ${dequantization} is for discrete data; ${f.data} is continuous (use --dequant none, or declare integer levels with points:FILE,discrete)`,
     );
   }
-  const tMin = f.tMin ?? sde.tMinLikelihood;
+  const tMin = f.tMin ?? likelihoodTMin(sde, dequantization);
   if (!(tMin < sde.T)) throw new UsageError(`--t-min must be below T = ${sde.T}, got ${tMin}`);
   const shard = f.shard ? parseShard(f.shard) : { index: 0, count: 1 };
   const [start, end] = shardRange(data.n, shard);
@@ -194,15 +202,16 @@ export async function runEval(f: EvalFlags): Promise<void> {
       rng: rng.derive("lm-bound"),
     }, f.quiet === true);
   } else if (f.bound) {
-    if (data.integerValued) {
-      throw new UsageError("--bound is implemented for continuous data (dequantise first)");
-    }
+    // integer data are dequantised inside the bound, afresh for every (t, z) draw
+    const quantized = dequantization !== "none" && data.quantization;
     const x = tensor(backend, values, [end - start, ...data.shape], dtype);
     const r = await scoreFlowBound(model, x, {
       tMin,
       samples: f.boundSamples,
       rng: rng.derive("bound"),
       firstIndex: start,
+      prior: f.prior as "standard" | "exact",
+      dequantization: quantized ? { kind: dequantization, quantization: quantized } : undefined,
     });
     x.dispose();
     const rows: BoundExample[] = Array.from(r.nll, (nll, i) => ({
@@ -212,14 +221,23 @@ export async function runEval(f: EvalFlags): Promise<void> {
       prior: r.prior[i],
       diffusion: r.diffusion[i],
       offset: r.offset[i],
+      dequantization: r.dequantization[i],
     }));
-    bound = { samples: f.boundSamples, examples: rows };
+    bound = {
+      samples: f.boundSamples,
+      prior: f.prior,
+      dequantization,
+      bpd_offset: quantized && dequantization === "uniform" ? -Math.log2(quantized.a) : 0,
+      t_decoder: r.tDecoder,
+      examples: rows,
+    };
   }
   if (f.shard) {
     const part: PartialResult = {
-      format: "likelihood-eval-part/1",
+      format: PART_FORMAT,
       shard,
       settings,
+      compute: computeRecord(backend, dtype),
       examples,
       bound,
     };
@@ -232,9 +250,15 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const doc = summarize(settings, examples, bound);
   if (lmBound) doc.lm_bound = lmBound;
   doc.backend = backend.name;
+  doc.compute = computeRecord(backend, dtype);
   doc.seconds = (performance.now() - started) / 1000;
   if (f.perExample) {
-    doc.per_example = examples.map((e) => ({ index: e.index, nll_nats: e.nll, nfe: e.nfe }));
+    doc.per_example = examples.map((e, i) => ({
+      index: e.index,
+      nll_nats: e.nll,
+      nfe: e.nfe,
+      ...(bound && { bound_nats: bound.examples[i].nll, bound_stderr: bound.examples[i].stderr }),
+    }));
   }
   printSummary(doc, f.json === true);
 }

@@ -1,10 +1,10 @@
 /**
  * Per-example results → the reported figures (mean NLL, bits/dim with standard error), and the
- * partial-result files of shards with their merge. Bits/dim always come with the
- * dequantisation and sample counts that produced them.
+ * slice of examples each shard evaluates (its part file: part.ts; the merge: merge.ts).
+ * Bits/dim always come with the dequantisation and sample counts that produced them.
  */
 
-import { InputError, UsageError } from "../io/errors.ts";
+import { UsageError } from "../io/errors.ts";
 import type { ExampleResult } from "./nll.ts";
 
 /** Everything that must agree between shards for their merge to mean anything. */
@@ -34,14 +34,20 @@ export interface BoundExample {
   prior: number;
   diffusion: number;
   offset: number;
+  /** E[log q(x | k)] of the dequantisation, nats (0 for continuous data) */
+  dequantization: number;
 }
 
-export interface PartialResult {
-  format: "likelihood-eval-part/1";
-  shard: { index: number; count: number };
-  settings: EvalSettings;
-  examples: ExampleResult[];
-  bound?: { samples: number; examples: BoundExample[] };
+/** What a ScoreFlow bound was computed with, reported beside its figures. */
+export interface BoundSettings {
+  samples: number;
+  /** terminal density of its prior term: "standard" (π) or "exact" (the model's p_T) */
+  prior: string;
+  dequantization: string;
+  /** bits/dim its dequantisation adds, −log2 a for uniform (+7 for 8-bit on [−1, 1]), else 0 */
+  bpd_offset: number;
+  /** where its time integral starts and its decoder sits */
+  t_decoder: number;
 }
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -55,7 +61,7 @@ const stderr = (v: number[]) => {
 export function summarize(
   settings: EvalSettings,
   examples: ExampleResult[],
-  bound?: PartialResult["bound"],
+  bound?: BoundSettings & { examples: BoundExample[] },
 ) {
   const perDim = 1 / (settings.dim * Math.LN2);
   const nll = examples.map((e) => e.nll);
@@ -70,9 +76,9 @@ export function summarize(
     ...settings,
   };
   if (bound) {
-    const b = bound.examples;
+    const { examples: b, ...about } = bound;
     doc.bound = {
-      samples: bound.samples,
+      ...about,
       nll_nats: mean(b.map((e) => e.nll)),
       bpd: mean(b.map((e) => e.nll)) * perDim,
       bpd_stderr: stderr(b.map((e) => e.nll)) * perDim,
@@ -80,54 +86,11 @@ export function summarize(
         prior: mean(b.map((e) => e.prior)),
         diffusion: mean(b.map((e) => e.diffusion)),
         offset: mean(b.map((e) => e.offset)),
+        dequantization: mean(b.map((e) => e.dequantization)),
       },
     };
   }
   return doc;
-}
-
-/** Checks that parts share settings and cover 0…n−1 exactly once, then joins them in order. */
-export function mergeParts(parts: { path: string; part: PartialResult }[]) {
-  if (parts.length === 0) throw new InputError("eval-nll merge: no partial results given");
-  const ref = parts[0];
-  const key = JSON.stringify(ref.part.settings);
-  for (const { path, part } of parts) {
-    if (part.format !== "likelihood-eval-part/1") {
-      throw new InputError(
-        `${path}: not an eval-nll partial result (format ${JSON.stringify(part.format)})`,
-      );
-    }
-    if (JSON.stringify(part.settings) !== key) {
-      throw new InputError(
-        `${path}: settings differ from ${ref.path}; shards of one evaluation must share them`,
-      );
-    }
-  }
-  const examples = parts.flatMap((p) => p.part.examples).sort((a, b) => a.index - b.index);
-  const n = ref.part.settings.n_total;
-  const missing = [];
-  for (let i = 0, j = 0; i < n; i++) {
-    if (examples[j]?.index === i) j++;
-    else missing.push(i);
-    if (examples[j]?.index === i) {
-      throw new InputError(`example ${i} appears in more than one part`);
-    }
-  }
-  if (missing.length > 0) {
-    throw new InputError(
-      `the parts cover ${examples.length} of ${n} examples; missing ${
-        missing.slice(0, 5).join(", ")
-      }${missing.length > 5 ? ", …" : ""}`,
-    );
-  }
-  const withBound = parts.filter((p) => p.part.bound);
-  const bound = withBound.length === parts.length
-    ? {
-      samples: ref.part.bound!.samples,
-      examples: parts.flatMap((p) => p.part.bound!.examples).sort((a, b) => a.index - b.index),
-    }
-    : undefined;
-  return summarize(ref.part.settings, examples, bound);
 }
 
 /** `i/n`, 0-based (0 ≤ i < n), the convention of indexed job arrays. */

@@ -165,7 +165,7 @@ Deno.test("eval-nll bad input files exit 3 naming the problem", async () => {
   assert.match(r.stderr, /dimension mismatch.*D = 2.*D = 3/);
 });
 
-Deno.test("integer-valued points need a dequantisation; uniform is the default and is labelled", async () => {
+Deno.test("points declared discrete need a dequantisation; uniform is the default and is labelled", async () => {
   const dir = await Deno.makeTempDir();
   const pts = `${dir}/ints.csv`;
   await Deno.writeTextFile(pts, "x,y\n1,0\n0,-1\n-2,1\n");
@@ -173,7 +173,7 @@ Deno.test("integer-valued points need a dequantisation; uniform is the default a
     "--model",
     MIX,
     "--data",
-    `points:${pts}`,
+    `points:${pts},discrete`,
     "--dequant",
     "none",
     ...quick,
@@ -184,7 +184,7 @@ Deno.test("integer-valued points need a dequantisation; uniform is the default a
     "--model",
     MIX,
     "--data",
-    `points:${pts}`,
+    `points:${pts},discrete`,
     ...quick,
     "--json",
     "--dequant-samples",

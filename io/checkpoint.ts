@@ -2,8 +2,9 @@
  * Checkpoints as safetensors (DESIGN "Files it writes"): `ckpt.safetensors` holds the weights
  * (`params.<path>`) and EMA weights (`ema.<path>`) with the format, config, config hash and step
  * in `__metadata__`; `state.safetensors` holds the Adam moments (`adam_m.<path>`,
- * `adam_v.<path>`) with the step, RNG state and data cursor as JSON strings. Both go through
- * `writeFileAtomic`, so a crash mid-save leaves the previous complete file in place.
+ * `adam_v.<path>`) with the step, RNG state and data cursor as JSON strings. Each save goes
+ * through `writeFileAtomic`, so a crash mid-save leaves the previous complete file in place; a
+ * training run saves the two as one unit with `saveCheckpointPair` (checkpoint_pair.ts).
  *
  * @example
  * ```ts
@@ -25,9 +26,14 @@ import {
 } from "../compute/mod.ts";
 import { MAX_RANK } from "../compute/backend.ts";
 import { fmt, sameShape } from "../compute/shape.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { diskWriter, type FileWriter, writeFileAtomic } from "./atomic.ts";
 import { InputError } from "./errors.ts";
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  firstNonFinite,
+  type SafeTensor,
+} from "./safetensors.ts";
 
 export const CHECKPOINT_FORMAT = "likelihood-ckpt/1";
 export const STATE_FORMAT = "likelihood-state/1";
@@ -109,45 +115,82 @@ async function encodeTrees(trees: [string, Tree | undefined][], metadata: Record
   return encodeSafetensors(tensors, metadata);
 }
 
-/**
- * Writes `dir/ckpt.safetensors`; with `keep` > 0 also `dir/ckpt-000123.safetensors` for the
- * step, deleting all but the newest `keep` snapshots. Returns the path of `ckpt.safetensors`.
- */
-export async function saveCheckpoint(
-  dir: string,
-  c: { params: Tree; ema?: Tree; metadata: CheckpointMeta; keep?: number },
-): Promise<string> {
-  const m = c.metadata, keepSnapshots = c.keep ?? 0;
-  const bytes = await encodeTrees([["params", c.params], ["ema", c.ema]], {
+/** The bytes of `ckpt.safetensors`: weights, EMA weights and `metadata` (plus `extra` keys). */
+export function encodeCheckpoint(
+  c: { params: Tree; ema?: Tree; metadata: CheckpointMeta },
+  extra: Record<string, string> = {},
+): Promise<Uint8Array> {
+  const m = c.metadata;
+  return encodeTrees([["params", c.params], ["ema", c.ema]], {
     ...m,
     step: String(m.step),
+    ...extra,
   });
-  const path = join(dir, "ckpt.safetensors");
-  await writeFileAtomic(path, bytes);
-  if (keepSnapshots > 0) {
-    await writeFileAtomic(join(dir, `ckpt-${String(m.step).padStart(6, "0")}.safetensors`), bytes);
-    const snaps: [number, string][] = [];
-    for await (const e of Deno.readDir(dir)) {
-      const hit = /^ckpt-(\d+)\.safetensors$/.exec(e.name);
-      if (hit) snaps.push([Number(hit[1]), e.name]);
-    }
-    snaps.sort((a, b) => a[0] - b[0]);
-    for (const [, name] of snaps.slice(0, -keepSnapshots)) await Deno.remove(join(dir, name));
-  }
-  return path;
 }
 
-/** Writes `dir/state.safetensors`; returns its path. */
-export async function saveState(dir: string, s: TrainState): Promise<string> {
+/** The bytes of `state.safetensors`: Adam moments, step, RNG and data cursor (plus `extra`). */
+export function encodeState(
+  s: TrainState,
+  extra: Record<string, string> = {},
+): Promise<Uint8Array> {
   const meta: Record<string, string> = {
     format: STATE_FORMAT,
     step: String(s.step),
     rng: JSON.stringify(s.rng),
     data_cursor: JSON.stringify(s.dataCursor),
     extra: JSON.stringify(s.extra ?? {}),
+    ...extra,
   };
+  return encodeTrees([["adam_m", s.adamM], ["adam_v", s.adamV]], meta);
+}
+
+/**
+ * Writes `dir/ckpt.safetensors`; with `keep` > 0 also `dir/ckpt-000123.safetensors` for the
+ * step, deleting all but the newest `keep` snapshots. Returns the path of `ckpt.safetensors`.
+ * A training run saves weights and optimiser state together with `saveCheckpointPair`.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  c: { params: Tree; ema?: Tree; metadata: CheckpointMeta; keep?: number },
+): Promise<string> {
+  const path = join(dir, "ckpt.safetensors");
+  await writeFileAtomic(path, await encodeCheckpoint(c));
+  await keepSnapshots(dir, c.metadata.step, c.keep ?? 0);
+  return path;
+}
+
+/**
+ * With `keep` > 0, copies `dir/ckpt.safetensors` to `dir/ckpt-<step>.safetensors` and deletes
+ * all but the newest `keep` snapshots.
+ */
+export async function keepSnapshots(
+  dir: string,
+  step: number,
+  keep: number,
+  writer: FileWriter = diskWriter,
+): Promise<void> {
+  if (keep <= 0) return;
+  const bytes = await Deno.readFile(join(dir, "ckpt.safetensors"));
+  await writeFileAtomic(snapshotPath(dir, step), bytes, writer);
+  const snaps: [number, string][] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const hit = SNAPSHOT.exec(e.name);
+    if (hit) snaps.push([Number(hit[1]), e.name]);
+  }
+  snaps.sort((a, b) => a[0] - b[0]);
+  for (const [, name] of snaps.slice(0, -keep)) await Deno.remove(join(dir, name));
+}
+
+/** Numbered snapshots `ckpt-000123.safetensors` written by `keep`. */
+export const SNAPSHOT = /^ckpt-(\d+)\.safetensors$/;
+
+const snapshotPath = (dir: string, step: number) =>
+  join(dir, `ckpt-${String(step).padStart(6, "0")}.safetensors`);
+
+/** Writes `dir/state.safetensors`; returns its path. */
+export async function saveState(dir: string, s: TrainState): Promise<string> {
   const path = join(dir, "state.safetensors");
-  await writeFileAtomic(path, await encodeTrees([["adam_m", s.adamM], ["adam_v", s.adamV]], meta));
+  await writeFileAtomic(path, await encodeState(s));
   return path;
 }
 
@@ -159,6 +202,11 @@ export async function saveState(dir: string, s: TrainState): Promise<string> {
 async function open(path: string, format: string, groups: string[]) {
   const bytes = await Deno.readFile(path).catch((e) => bad(path, `cannot read: ${e.message}`));
   const { metadata, tensors } = decodeSafetensors(bytes, path);
+  const nonFinite = firstNonFinite(tensors);
+  if (nonFinite) {
+    const { name, index, value } = nonFinite;
+    bad(path, `tensor "${name}" holds ${value} at index ${index} (every value must be finite)`);
+  }
   for (const [name, t] of Object.entries(tensors)) {
     if (!groups.includes(name.split(".")[0])) {
       bad(path, `unexpected tensor "${name}" (expected names under ${groups.join(". or ")}.)`);

@@ -227,3 +227,19 @@ function checkContiguous(
     );
   }
 }
+
+/** Where a tensor holds a value that is not finite: its name, flat index and the value. */
+export interface NonFinite {
+  name: string;
+  index: number;
+  value: number;
+}
+
+/** The first non-finite value, scanning tensors in file order; null when all are finite. */
+export function firstNonFinite(tensors: Record<string, SafeTensor>): NonFinite | null {
+  for (const [name, t] of Object.entries(tensors)) {
+    const index = t.data.findIndex((v) => !Number.isFinite(v));
+    if (index >= 0) return { name, index, value: t.data[index] };
+  }
+  return null;
+}

@@ -15,6 +15,7 @@ import { PRESET_NAMES, PRESETS } from "./presets.ts";
 import type { NetworkConfig } from "../nn/network.ts";
 import { isImageSpec } from "../data/image_set.ts";
 import { runTraining } from "./run.ts";
+import { RunInterrupts } from "./interrupts.ts";
 import type { Weighting } from "./objectives/dsm.ts";
 import type { TimeSampling } from "./time_sampling.ts";
 
@@ -36,6 +37,15 @@ const num = (flag: string, lo: number, hi = Infinity) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < lo || n > hi) {
     throw new InvalidArgumentError(`${flag} must be a number in [${lo}, ${hi}], got ${v}`);
+  }
+  return n;
+};
+
+/** A number in [lo, hi): for a decay, where hi itself would mean "never move". */
+const numBelow = (flag: string, lo: number, hi: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < lo || n >= hi) {
+    throw new InvalidArgumentError(`${flag} must be a number in [${lo}, ${hi}), got ${v}`);
   }
   return n;
 };
@@ -115,9 +125,14 @@ export function register(cmd: Command): void {
     .option("--weight-decay <x>", "decoupled weight decay (AdamW)", num("--weight-decay", 0, 1), 0)
     .option("--warmup <n>", "linear learning-rate warm-up steps", int("--warmup", 0))
     .option("--clip <x>", "gradient-norm clipping (0: off)", num("--clip", 0), 1)
-    .option("--ema <d>", "EMA decay of the weights", num("--ema", 0, 1))
+    .option(
+      "--ema <d>",
+      "EMA decay of the weights, in [0, 1) (at 1 the averaged weights would never move)",
+      numBelow("--ema", 0, 1),
+    )
     .option("--out <dir>", "run directory (default runs/PRESET)")
     .option("--resume", "continue the run in --out exactly")
+    .option("--force", "replace the run already in --out (its checkpoints and metrics)")
     .option("--init <ckpt>", "start from a checkpoint's weights with a fresh optimiser")
     .option("--log-every <n>", "steps between loss readbacks", int("--log-every", 1), 50)
     .option("--ckpt-every <n>", "steps between checkpoints", int("--ckpt-every", 1), 500)
@@ -151,6 +166,7 @@ Examples:
   deno task train --objective flow --sde vdm --out runs/flow
   deno task train --objective flow --sde vdm --high-order 0.1 --init runs/flow/ckpt.safetensors --out runs/flow-ho
   deno task train --out runs/toy --resume --steps 6000
+  deno task train --out runs/toy --force                          # start runs/toy over
   deno task train --objective lm --rank 1 --out runs/lm           # Likelihood Matching
   deno task train --objective lm --init runs/toy/ckpt.safetensors --freeze-score --out runs/lm-head
   deno task train --preset mnist --steps 500 --out runs/mnist    # U-Net on the 10,000 digits
@@ -163,6 +179,11 @@ Examples:
       if (f.resume && f.init) {
         throw new UsageError(
           "--resume and --init conflict: resume continues a run, init starts a new one",
+        );
+      }
+      if (f.resume && f.force) {
+        throw new UsageError(
+          "--resume and --force conflict: resume continues the run in --out, force replaces it",
         );
       }
       const sdeKind = (f.sde ?? (objective === "flow" ? "vdm" : "vp")) as SdeKind;
@@ -224,10 +245,18 @@ Examples:
           }
           : null,
       };
+      // Ctrl-C is watched from here to the process's end: after an interrupted save, main.ts
+      // prints and exits, and a further Ctrl-C must not cut that short
+      const interrupts = await RunInterrupts.watch().catch((e) => {
+        console.error(`warning: ${e.message}; Ctrl-C will stop the run without saving`);
+        return RunInterrupts.inert();
+      });
       const summary = await runTraining(config, {
         steps: f.steps ?? preset.steps,
         out: f.out ?? `runs/${f.preset}`,
         resume: f.resume === true,
+        force: f.force === true,
+        interrupts,
         init: f.init,
         backend: f.backend,
         autotune: f.autotune,
@@ -241,6 +270,7 @@ Examples:
         json: f.json === true,
         quiet: f.quiet === true,
       });
+      interrupts.dispose();
       printTrainSummary(summary, f.json === true);
     });
 }
@@ -323,11 +353,7 @@ function printTrainSummary(s: Record<string, unknown>, json: boolean): void {
     dequantization: string;
     divergence: string;
   };
-  console.log(
-    `trained         ${s.steps} steps in ${
-      (s.seconds_training as number).toFixed(1)
-    } s on ${s.backend} → ${s.out}`,
-  );
+  console.log(`trained         ${stepsLine(s)} on ${s.backend} → ${s.out}`);
   console.log(`final loss      ${(s.final_loss as number | null)?.toFixed(4) ?? "n/a"}`);
   console.log(
     `held-out NLL    ${h.nll_nats.toFixed(4)} ± ${h.nll_stderr.toFixed(4)} nats per example ` +
@@ -358,4 +384,13 @@ function printTrainSummary(s: Record<string, unknown>, json: boolean): void {
         `gap ${(h.nll_nats - s.data_entropy_nats).toFixed(4)}`,
     );
   }
+}
+
+/** This invocation's steps: "20 steps in 1.2 s", "15 steps (6–20, resumed from step 5) in …". */
+function stepsLine(s: Record<string, unknown>): string {
+  const total = s.steps as number, done = s.steps_this_run as number;
+  const from = s.resumed_from as number | null;
+  if (done === 0) return `no new steps (the run was at step ${total}; final evaluation only)`;
+  const span = from === null ? "" : ` (${from + 1}–${total}, resumed from step ${from})`;
+  return `${done} steps${span} in ${(s.seconds_training as number).toFixed(1)} s`;
 }

@@ -54,3 +54,37 @@ export interface TrainConfig {
   /** `--objective lm` only */
   lm: LmConfig | null;
 }
+
+/** The flag that sets each field of the config (derived fields, like `tMin`, have none). */
+export const CONFIG_FLAGS: Record<string, string> = {
+  data: "--data",
+  nTrain: "--n-train",
+  "model.kind": "--model",
+  "model.hidden": "--hidden",
+  "model.layers": "--layers",
+  "model.base": "--base",
+  "model.mults": "--mults",
+  "model.resBlocks": "--res-blocks",
+  "model.attnResolutions": "--attn",
+  "model.groups": "--groups",
+  "model.dropout": "--dropout",
+  objective: "--objective",
+  weighting: "--weighting",
+  timeSampling: "--time-sampling",
+  param: "--param",
+  "sde.kind": "--sde",
+  highOrder: "--high-order",
+  batch: "--batch",
+  "adam.lr": "--lr",
+  "adam.weightDecay": "--weight-decay",
+  warmup: "--warmup",
+  clip: "--clip",
+  ema: "--ema",
+  seed: "--seed",
+  dequant: "--dequant",
+  flip: "--flip",
+  lm: "--objective",
+  "lm.rank": "--rank",
+  "lm.timePoints": "--time-points",
+  "lm.freezeScore": "--freeze-score",
+};

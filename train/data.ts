@@ -81,7 +81,7 @@ export async function resolveTrainData(
         data: train,
         n: nTrain,
         shape: [...model.shape],
-        integerValued: false,
+        discrete: false,
       }, `${spec} (${nTrain} samples)`),
       heldOut,
       nHeldOut: HELD_OUT,
@@ -104,7 +104,7 @@ export async function resolveTrainData(
       nHeldOut: nTest,
       entropy: null,
       // integer points are levels of unit bins (y = k), like eval-nll's points: data
-      quantization: p.integerValued ? { bits: 0, a: 1, b: 0 } : null,
+      quantization: p.discrete ? { bits: 0, a: 1, b: 0 } : null,
     };
   }
   throw new UsageError(

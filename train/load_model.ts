@@ -3,6 +3,7 @@
 import type { Backend, DType } from "../compute/mod.ts";
 import { loadCheckpoint, restoreTree } from "../io/checkpoint.ts";
 import { InputError } from "../io/errors.ts";
+import { expandHome } from "../io/home_path.ts";
 import { initNetwork, type NetworkParams } from "../nn/network.ts";
 import { initCovarianceHead } from "../nn/covariance_head.ts";
 import type { LmParams } from "./trainer.ts";
@@ -12,11 +13,12 @@ import { Rng } from "../compute/mod.ts";
 import type { TrainConfig } from "./config.ts";
 
 export async function loadTrainedModel(
-  path: string,
+  file: string,
   backend: Backend,
   dtype: DType,
   weights: "ema" | "raw" = "ema",
 ): Promise<{ model: NetworkScoreModel; config: TrainConfig; step: number }> {
+  const path = expandHome(file); // `--ckpt=~/…` reaches us unexpanded by the shell
   const ck = await loadCheckpoint(path, backend, dtype);
   const config = ck.config as unknown as TrainConfig;
   const kind = config?.model?.kind;

@@ -1,7 +1,8 @@
 /**
- * A training run end to end: configuration, `--resume`/`--init`, the step loop with metrics
- * every N steps (the only readbacks), atomic checkpoints, SIGINT handling, and the held-out
- * NLL through the eval-nll machinery at the end.
+ * A training run end to end: the run directory (checked, locked, never silently replaced),
+ * configuration, `--resume`/`--init`, the step loop with metrics every N steps (the only
+ * readbacks), checkpoint and optimiser state saved as one unit, Ctrl-C, and the held-out NLL
+ * through the eval-nll machinery at the end.
  */
 
 import { join } from "node:path";
@@ -13,20 +14,19 @@ import {
   selectBackend,
   treeLeaves,
 } from "../compute/mod.ts";
+import { checkpointMeta, configHash, loadCheckpoint, restoreTree } from "../io/checkpoint.ts";
 import {
-  checkpointMeta,
-  configHash,
-  loadCheckpoint,
-  loadState,
-  restoreTree,
-  saveCheckpoint,
-  saveState,
-} from "../io/checkpoint.ts";
-import { InputError, UsageError } from "../io/errors.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+  CKPT_FILE,
+  loadCheckpointPair,
+  saveCheckpointPair,
+  STATE_FILE,
+} from "../io/checkpoint_pair.ts";
+import { RuntimeFailure, UsageError } from "../io/errors.ts";
+import { diskWriter, type FileWriter, writeFileAtomic } from "../io/atomic.ts";
 import { lineSvg } from "../io/svg_plot.ts";
 import { Progress } from "../io/progress.ts";
 import { evaluateNll } from "../eval/nll.ts";
+import { likelihoodTMin } from "../eval/dequantization.ts";
 import type { TrainConfig } from "./config.ts";
 import { resolveTrainData } from "./data.ts";
 import { type DataCursor, type LmParams, Trainer, type TrainParams } from "./trainer.ts";
@@ -37,6 +37,10 @@ import { headNetwork } from "../nn/covariance_head.ts";
 import type { NetworkScoreModel } from "../nn/score_network.ts";
 import { evaluateLmBound } from "../eval/lm_bound_eval.ts";
 import type { LmBoundModel } from "../eval/lm_bound.ts";
+import { openRunDir } from "./run_dir.ts";
+import { RunInterrupts } from "./interrupts.ts";
+import { MetricsLog } from "./metrics_log.ts";
+import { configChanges } from "./config_diff.ts";
 
 /** Thrown after an interrupted run saved its checkpoint: main.ts exits 130. */
 export class Interrupted extends Error {
@@ -48,6 +52,8 @@ export interface RunOptions {
   steps: number;
   out: string;
   resume: boolean;
+  /** replace a run already in `out` */
+  force?: boolean;
   init?: string;
   backend: string;
   /** false under --no-autotune */
@@ -62,6 +68,10 @@ export interface RunOptions {
   gridSteps: number;
   json: boolean;
   quiet: boolean;
+  /** Ctrl-C as the CLI watches it (train/interrupts.ts); none: signals keep their default */
+  interrupts?: RunInterrupts;
+  /** where the run's files are written (tests substitute a failing disk) */
+  writer?: FileWriter;
 }
 
 /** The part of the config that must not change under `--resume`. */
@@ -73,7 +83,27 @@ export async function runTraining(
   requested: TrainConfig,
   o: RunOptions,
 ): Promise<Record<string, unknown>> {
+  const interrupts = o.interrupts ?? RunInterrupts.inert();
+  interrupts.enter("setup", 0);
+  // before any long work (backend, data): the directory must be writable and free
+  const lock = await openRunDir(o.out, { resume: o.resume, force: o.force === true }, notice);
+  try {
+    return await trainInRunDir(requested, o, interrupts);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Notices about the run directory print even under --quiet. */
+const notice = (line: string) => console.error(line);
+
+async function trainInRunDir(
+  requested: TrainConfig,
+  o: RunOptions,
+  interrupts: RunInterrupts,
+): Promise<Record<string, unknown>> {
   const log = (s: string) => o.quiet || console.error(s);
+  const writer = o.writer ?? diskWriter;
   const backend: Backend = await selectBackend(o.backend as "auto" | "webgpu" | "reference", log, {
     autotune: o.autotune !== false,
   });
@@ -83,24 +113,17 @@ export async function runTraining(
   const data = await resolveTrainData(requested.data, requested.nTrain, dataRng, sde);
   const config = fitModelToData(requested, data.train.shape);
   const trainer = new Trainer(backend, dtype, config, data.train, data.quantization);
-  const ckptPath = join(o.out, "ckpt.safetensors"), statePath = join(o.out, "state.safetensors");
+  const ckptPath = join(o.out, CKPT_FILE), statePath = join(o.out, STATE_FILE);
   const hash = await configHash(hashed(config));
-  const metricsPath = join(o.out, "metrics.jsonl");
   if (o.resume) {
-    const ck = await loadCheckpoint(ckptPath, backend, dtype);
+    const { ckpt: ck, state: st } = await loadCheckpointPair(o.out, backend, dtype, notice);
     if (ck.meta.config_hash !== hash) {
+      // the stored config as JSON against this run's, both as JSON text would hold them
+      const changes = configChanges(ck.config, JSON.parse(JSON.stringify(hashed(config))));
       throw new UsageError(
-        `--resume: ${ckptPath} was trained with a different configuration (hash ${
-          ck.meta.config_hash.slice(0, 12)
-        }, ` +
-          `this run ${hash.slice(0, 12)}); change nothing but --steps, or start a new --out`,
-      );
-    }
-    const st = await loadState(statePath, backend, dtype);
-    if (st.step !== ck.meta.step) {
-      throw new InputError(
-        `--resume: ${ckptPath} is at step ${ck.meta.step} but ${statePath} at step ${st.step} ` +
-          "(a crash between the two renames); restore a matching pair",
+        `--resume: ${ckptPath} was trained with a different configuration (${
+          changes.join("; ")
+        }); change nothing but --steps, or start a new --out`,
       );
     }
     copyTree(restoreTree(trainer.params, ck.params, "params", ckptPath), trainer.params);
@@ -126,101 +149,126 @@ export async function runTraining(
         "with a fresh optimiser",
     );
   }
-  if (trainer.step >= o.steps) {
-    throw new UsageError(`--steps ${o.steps}: the run is already at step ${trainer.step}`);
+  const startStep = trainer.step;
+  const evalPath = join(o.out, "eval.json");
+  // a run whose steps are all done but whose final evaluation is missing (stopped during it)
+  // runs only that evaluation
+  if (trainer.step > o.steps || (trainer.step === o.steps && (await exists(evalPath)))) {
+    throw new UsageError(
+      `--steps ${o.steps}: the run in ${o.out} is already at step ${trainer.step}` +
+        (trainer.step === o.steps ? " and evaluated" : "") +
+        "; pass a larger --steps to continue it",
+    );
   }
-  await Deno.mkdir(o.out, { recursive: true });
+  const metrics = await MetricsLog.open(
+    join(o.out, "metrics.jsonl"),
+    o.resume ? trainer.step : null,
+    notice,
+    writer,
+  );
 
+  let saved = o.resume ? trainer.step : -1;
+  /** Checkpoint and state of this step as one unit, then the metrics lines it covers. */
   const save = async () => {
-    const meta = await checkpointMeta(hashed(config), trainer.step);
-    await saveCheckpoint(o.out, {
+    interrupts.enter("saving", trainer.step);
+    await saveCheckpointPair(o.out, {
       params: trainer.params,
       ema: trainer.ema,
-      metadata: meta,
+      metadata: await checkpointMeta(hashed(config), trainer.step),
       keep: o.keep,
-    });
-    await saveState(o.out, {
-      adamM: trainer.adam.m,
-      adamV: trainer.adam.v,
-      step: trainer.step,
-      rng: trainer.rng.state(),
-      dataCursor: { ...trainer.cursor },
-    });
+      state: {
+        adamM: trainer.adam.m,
+        adamV: trainer.adam.v,
+        step: trainer.step,
+        rng: trainer.rng.state(),
+        dataCursor: { ...trainer.cursor },
+      },
+    }, writer);
+    saved = trainer.step;
+    await metrics.commit(saved);
   };
 
-  let interrupted = false;
-  const onSigint = () => (interrupted = true);
-  Deno.addSignalListener("SIGINT", onSigint);
-  const history: { step: number; loss: number }[] = [];
-  const progress = new Progress("train", o.steps, "steps", o.quiet);
-  const started = performance.now(), startStep = trainer.step;
+  const progress = new Progress("train", o.steps, "steps", o.quiet, { first: startStep });
+  const started = performance.now();
   let bad = 0;
-  try {
-    while (trainer.step < o.steps && !interrupted) {
-      const loss = trainer.trainStep();
-      const step = trainer.step;
-      if (step % o.logEvery !== 0 && step !== o.steps) {
-        loss.dispose();
-      } else {
-        // the only readback of the loop, every --log-every steps
-        const value = await loss.item();
-        loss.dispose();
-        bad = Number.isFinite(value) ? 0 : bad + 1;
-        history.push({ step, loss: value });
-        await Deno.writeTextFile(
-          metricsPath,
-          JSON.stringify({ step, loss: value, lr: trainer.learningRate() }) + "\n",
-          { append: true },
+  if (trainer.step < o.steps) {
+    log(
+      `training steps ${trainer.step + 1}–${o.steps} → ${o.out} ` +
+        "(Ctrl-C stops after the current step and saves)",
+    );
+  } else log(`${o.out} is at step ${trainer.step}; running its missing final evaluation`);
+  interrupts.enter("training", trainer.step + 1);
+  // the stop flag is read before every step; a Ctrl-C during a readback is seen after it
+  while (trainer.step < o.steps && !interrupts.stopBefore(trainer.step + 1)) {
+    const loss = trainer.trainStep();
+    const step = trainer.step;
+    if (step % o.logEvery !== 0 && step !== o.steps) {
+      loss.dispose();
+    } else {
+      // the only readback of the loop, every --log-every steps
+      const value = await loss.item();
+      loss.dispose();
+      bad = Number.isFinite(value) ? 0 : bad + 1;
+      metrics.record({ step, loss: value, lr: trainer.learningRate() });
+      if (bad >= o.maxBadSteps) {
+        throw new RuntimeFailure(
+          `the loss was not finite at ${bad} logged steps in a row (last at step ${step}); ` +
+            `stopping, the last good checkpoint in ${o.out} is kept (try a lower --lr or --clip)`,
         );
-        if (bad >= o.maxBadSteps) {
-          throw new Error(
-            `the loss was not finite at ${bad} logged steps in a row (last at step ${step}); ` +
-              `stopping, the last good checkpoint in ${o.out} is kept (try a lower --lr or --clip)`,
-          );
-        }
-        progress.update(step);
       }
-      if (step % o.ckptEvery === 0 && bad === 0) await save();
+      progress.update(step, `loss ${value.toPrecision(4)}`);
     }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    if (step % o.ckptEvery === 0 && bad === 0) {
+      await save();
+      interrupts.enter("training", trainer.step + 1);
+    }
   }
-  await save();
-  if (history.length > 1) {
+  const seconds = (performance.now() - started) / 1000;
+  if (saved !== trainer.step) await save();
+  else interrupts.enter("saving", trainer.step);
+  if (metrics.history.length > 1 && trainer.step > startStep) {
+    // the whole run's curve, resumed parts included
     await writeFileAtomic(
       join(o.out, "loss.svg"),
       lineSvg(
-        history.map((h) => h.step),
-        history.map((h) => h.loss),
+        metrics.history.map((h) => h.step),
+        metrics.history.map((h) => h.loss),
         `training loss (${config.objective})`,
         "step",
         "loss",
       ),
+      writer,
     );
   }
-  if (interrupted) {
+  if (interrupts.stopRequested) {
+    interrupts.enter("stopped", trainer.step);
     throw new Interrupted(
       `interrupted at step ${trainer.step}; checkpoint saved in ${o.out} (continue with --resume)`,
     );
   }
-  const seconds = (performance.now() - started) / 1000;
+  interrupts.enter("evaluating", trainer.step);
+  const poll = () => interrupts.exitIfAsked();
 
   let grid: string | null = null;
   if (o.gridSamples > 0 && data.train.shape.length === 3) {
     const path = join(o.out, "samples.png");
-    try {
-      await writeSampleGrid(trainer.model(true), path, {
-        n: o.gridSamples,
-        steps: o.gridSteps,
-        rng: Rng.fromSeed(config.seed).derive("grid"),
-        backend,
-        dtype,
-      });
-      grid = path;
-      log(`${o.gridSamples} samples (Euler–Maruyama, ${o.gridSteps} steps) → ${path}`);
-    } catch (e) {
-      // a diverged (NaN) sample says something about the model; the run itself is saved
-      console.error(`warning: ${path} not written: ${(e as Error).message}`);
+    // a run that only finishes its evaluation keeps a grid it already wrote
+    if (trainer.step === startStep && (await exists(path))) grid = path;
+    else {
+      try {
+        await writeSampleGrid(trainer.model(true), path, {
+          n: o.gridSamples,
+          steps: o.gridSteps,
+          rng: Rng.fromSeed(config.seed).derive("grid"),
+          backend,
+          dtype,
+        });
+        grid = path;
+        log(`${o.gridSamples} samples (Euler–Maruyama, ${o.gridSteps} steps) → ${path}`);
+      } catch (e) {
+        // a diverged (NaN) sample says something about the model; the run itself is saved
+        console.error(`warning: ${path} not written: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -228,7 +276,9 @@ export async function runTraining(
   const n = Math.min(o.evalExamples, data.nHeldOut);
   const D = data.train.shape.reduce((p, d) => p * d, 1);
   const dequantization = data.quantization ? "uniform" : "none";
+  const evalTMin = likelihoodTMin(sde, dequantization);
   const evalStart = performance.now();
+  log(`final evaluation: held-out NLL of the EMA weights on ${n} examples`);
   const results = await evaluateNll(trainer.model(true), {
     values: data.heldOut.subarray(0, n * D),
     n,
@@ -236,7 +286,7 @@ export async function runTraining(
   }, {
     backend,
     dtype,
-    tMin: sde.tMinLikelihood,
+    tMin: evalTMin,
     rtol: 1e-5,
     atol: 1e-5,
     divergence: D <= 8 ? "exact" : "hutchinson",
@@ -248,7 +298,7 @@ export async function runTraining(
     batch: D <= 64 ? 256 : 16,
     rng: Rng.fromSeed(config.seed).derive("eval"),
     firstIndex: 0,
-  }, new Progress("held-out NLL", n, "examples", o.quiet));
+  }, new Progress("held-out NLL", n, "examples", o.quiet, { poll }));
   const [nll, se] = meanAndStderr(results.map((r) => r.nll));
   let lmBound: Record<string, number> | null = null;
   if (config.lm) {
@@ -259,21 +309,24 @@ export async function runTraining(
     }, {
       backend,
       dtype,
-      tMin: sde.tMinLikelihood,
+      tMin: evalTMin,
       steps: LM_BOUND_STEPS,
       batch: D <= 64 ? 256 : 16,
       rng: Rng.fromSeed(config.seed).derive("lm-bound"),
-    }, new Progress("held-out LM bound", n, "examples", o.quiet));
+    }, new Progress("held-out LM bound", n, "examples", o.quiet, { poll }));
     const [m, e] = meanAndStderr([...bounds]);
     lmBound = { nll_nats: m, nll_stderr: e, bpd: m / (D * Math.LN2), steps: LM_BOUND_STEPS };
   }
+  const stepsThisRun = trainer.step - startStep;
   const summary = {
     command: "train",
     out: o.out,
     steps: trainer.step,
+    steps_this_run: stepsThisRun,
+    resumed_from: o.resume ? startStep : null,
     seconds_training: seconds,
-    steps_per_second: (trainer.step - startStep) / seconds,
-    final_loss: history.at(-1)?.loss ?? null,
+    steps_per_second: stepsThisRun > 0 ? stepsThisRun / seconds : null,
+    final_loss: metrics.history.at(-1)?.loss ?? null,
     heldout: {
       n,
       nll_nats: nll,
@@ -281,6 +334,7 @@ export async function runTraining(
       bpd: nll / (D * Math.LN2),
       bpd_stderr: se / (D * Math.LN2),
       dequantization,
+      t_min: evalTMin,
       divergence: D <= 8 ? "exact" : "hutchinson",
       seconds: (performance.now() - evalStart) / 1000,
       lm_bound: lmBound,
@@ -290,8 +344,13 @@ export async function runTraining(
     backend: backend.name,
     config,
   };
-  await writeFileAtomic(join(o.out, "eval.json"), JSON.stringify(summary, null, 2));
+  interrupts.enter("finishing", trainer.step);
+  await writeFileAtomic(evalPath, JSON.stringify(summary, null, 2), writer);
   return summary;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /** Steps of the Likelihood-Matching chain whose bound a run reports beside its PF-ODE NLL. */

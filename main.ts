@@ -5,6 +5,7 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { exitCodeOf, formatError } from "./io/errors.ts";
+import { VERSION } from "./version.ts";
 import * as evalNll from "./eval/command.ts";
 import * as train from "./train/command.ts";
 
@@ -23,6 +24,8 @@ export function buildProgram(): Command {
     .description(
       "Likelihood in diffusion models: train, exact NLL in bits/dim, sampling, density guidance",
     )
+    .version(VERSION, "--version", "print the version and exit")
+    .option("--debug", "show the stack trace of every error (or set LIKELIHOOD_DEBUG=1)")
     .showSuggestionAfterError(true)
     .exitOverride();
   for (const [name, sub] of Object.entries(subcommands)) {
@@ -55,11 +58,14 @@ if (import.meta.main) {
     console.error(hint);
     Deno.exit(2);
   }
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(Deno.args, { from: "user" });
+    await program.parseAsync(Deno.args, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) Deno.exit(e.exitCode === 0 ? 0 : 2);
-    console.error(formatError(e));
+    const debug = (program.opts() as { debug?: boolean }).debug === true ||
+      Deno.env.get("LIKELIHOOD_DEBUG") === "1";
+    console.error(formatError(e, debug));
     Deno.exit(exitCodeOf(e));
   }
 }

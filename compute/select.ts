@@ -4,6 +4,7 @@ import type { Backend } from "./backend.ts";
 import { ReferenceBackend } from "./reference/backend.ts";
 import { acquireDevice } from "./webgpu/device.ts";
 import { WebGpuBackend } from "./webgpu/backend.ts";
+import { RuntimeFailure } from "../io/errors.ts";
 
 export type BackendName = "auto" | "webgpu" | "reference";
 
@@ -39,7 +40,7 @@ export async function selectBackend(
     return gpu;
   }
   if (name === "webgpu") {
-    throw new Error(
+    throw new RuntimeFailure(
       "--backend webgpu: no WebGPU adapter found (on a machine without a GPU, install mesa-vulkan-drivers)",
     );
   }

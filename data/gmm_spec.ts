@@ -7,6 +7,7 @@
  */
 
 import { InputError } from "../io/errors.ts";
+import { expandHome } from "../io/home_path.ts";
 import { symmetricEigen } from "./symmetric_eigen.ts";
 
 export interface GmmSpec {
@@ -31,8 +32,9 @@ const SYMMETRY_RTOL = 1e-9;
 /** Below λ_max times this, rounding cannot tell a positive eigenvalue from zero. */
 const SINGULAR_RTOL = 1e-12;
 
-/** Reads and validates a mixture file; unreadable files are input errors too. */
-export async function loadGmmSpec(path: string): Promise<GmmSpec> {
+/** Reads and validates a mixture file (`~/` expanded); unreadable files are input errors too. */
+export async function loadGmmSpec(file: string): Promise<GmmSpec> {
+  const path = expandHome(file);
   let text: string;
   try {
     text = await Deno.readTextFile(path);

@@ -10,6 +10,7 @@
  */
 
 import { UsageError } from "../io/errors.ts";
+import { expandHome } from "../io/home_path.ts";
 import { loadCifar10 } from "./cifar10.ts";
 import { loadFashionMnist } from "./idx.ts";
 import { loadImageFolder } from "./image_folder.ts";
@@ -76,19 +77,20 @@ export async function loadImageSpec(
   const colon = spec.indexOf(":");
   const dir = colon < 0 ? null : spec.slice(colon + 1);
   if (dir === "") throw bad(spec, `${kind}: needs a directory after the colon`);
+  const expanded = dir === null ? null : expandHome(dir);
   switch (kind) {
     case "mnist":
       if (dir !== null) throw bad(spec, "mnist takes no directory (the digits are bundled)");
       return loadMnist(split, limit);
     case "fashion-mnist":
-      return await loadFashionMnist(dir ?? FASHION_DIR, split, limit);
+      return await loadFashionMnist(expanded ?? FASHION_DIR, split, limit);
     case "cifar10":
     case "imagenet32":
     case "images":
-      if (dir === null) throw bad(spec, `${kind} needs a directory: ${kind}:DIR`);
-      if (kind === "cifar10") return await loadCifar10(dir, split, limit);
-      if (kind === "imagenet32") return await loadImagenet32(dir, split, limit);
-      return await loadImageFolder(dir, split, limit);
+      if (expanded === null) throw bad(spec, `${kind} needs a directory: ${kind}:DIR`);
+      if (kind === "cifar10") return await loadCifar10(expanded, split, limit);
+      if (kind === "imagenet32") return await loadImagenet32(expanded, split, limit);
+      return await loadImageFolder(expanded, split, limit);
     default:
       throw bad(spec, "not an image spec");
   }

@@ -1,9 +1,18 @@
 /**
- * `points:FILE`: a table of examples from .npy (N × D or N × …), .json (an array of arrays) or
- * .csv (one example per line, optional header). Every row must have the same length.
+ * `points:FILE[,discrete]`: a table of examples from .npy (N × D or N × …), .json (an array of
+ * arrays) or .csv (one example per line, optional header). Every row must have the same length.
+ *
+ * Whole numbers alone do not make data discrete (a float table may hold them by chance): the
+ * data are integer levels, dequantised before a density is measured, only when declared so — by
+ * an integer .npy dtype (`<i4`, `|u1`, …) or by the `,discrete` suffix for any format.
+ *
+ * @example
+ * const levels = await loadPoints("counts.csv,discrete"); // levels.discrete === true
+ * const table = await loadPoints("~/xy.npy"); // a float .npy: continuous
  */
 
-import { InputError } from "../io/errors.ts";
+import { InputError, UsageError } from "../io/errors.ts";
+import { expandHome } from "../io/home_path.ts";
 import { parseNpy } from "../io/npy.ts";
 
 export interface PointSet {
@@ -11,11 +20,18 @@ export interface PointSet {
   data: Float64Array;
   n: number;
   shape: number[];
-  /** true when every value is an integer (data that needs dequantisation before a density) */
-  integerValued: boolean;
+  /** declared integer levels (an integer .npy or `,discrete`): dequantised before a density */
+  discrete: boolean;
 }
 
-export async function loadPoints(path: string): Promise<PointSet> {
+/** The suffix that declares a table's values to be integer levels. */
+export const DISCRETE_SUFFIX = ",discrete";
+
+/** `FILE` or `FILE,discrete` (the part of a `points:` spec after the colon). */
+export async function loadPoints(spec: string): Promise<PointSet> {
+  const declared = spec.endsWith(DISCRETE_SUFFIX);
+  const path = expandHome(declared ? spec.slice(0, -DISCRETE_SUFFIX.length) : spec);
+  if (path === "") throw new UsageError(`points:${spec}: expected points:FILE[${DISCRETE_SUFFIX}]`);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -25,17 +41,26 @@ export async function loadPoints(path: string): Promise<PointSet> {
     );
   }
   const ext = path.toLowerCase().split(".").pop();
+  let table: { data: Float64Array; n: number; shape: number[] };
+  let integerDtype = false;
   if (ext === "npy") {
     const a = parseNpy(bytes, path);
     if (a.shape.length < 2) {
       throw new InputError(`${path}: expected an N × D array, found shape (${a.shape})`);
     }
-    return finish(a.data, a.shape[0], a.shape.slice(1), path);
+    table = { data: a.data, n: a.shape[0], shape: a.shape.slice(1) };
+    integerDtype = /^[<>|=]?[iu]\d$/.test(a.dtype);
+  } else if (ext === "json" || ext === "csv") {
+    const text = new TextDecoder().decode(bytes);
+    table = fromRows(ext === "json" ? parseJsonRows(text, path) : parseCsvRows(text, path), path);
+  } else {
+    throw new InputError(
+      `points:${path}: unknown extension .${ext} (expected .npy, .json or .csv)`,
+    );
   }
-  const text = new TextDecoder().decode(bytes);
-  if (ext === "json") return fromRows(parseJsonRows(text, path), path);
-  if (ext === "csv") return fromRows(parseCsvRows(text, path), path);
-  throw new InputError(`points:${path}: unknown extension .${ext} (expected .npy, .json or .csv)`);
+  const discrete = declared || integerDtype;
+  checkValues(table.data, table.shape, path, discrete);
+  return { ...table, discrete };
 }
 
 function parseJsonRows(text: string, path: string): number[][] {
@@ -51,21 +76,30 @@ function parseJsonRows(text: string, path: string): number[][] {
   return v as number[][];
 }
 
+/**
+ * One row per non-blank line; a first line with a non-numeric cell is a header. An empty cell
+ * is an error, not a zero: `Number("")` would silently read it as 0.
+ */
 function parseCsvRows(text: string, path: string): number[][] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
-  const rows = lines.map((l) => l.split(",").map((c) => Number(c.trim())));
-  // a header row (any non-numeric cell in the first line) is skipped
-  if (rows.length > 0 && rows[0].some(Number.isNaN)) rows.shift();
-  rows.forEach((r, i) => {
-    const bad = r.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new InputError(`${path}: line ${i + 1}, column ${bad + 1} is not a finite number`);
-    }
-  });
-  return rows;
+  const lines = text.split(/\r?\n/).map((l, i) => ({ cells: l.split(","), line: i + 1 }))
+    .filter((l) => l.cells.join("").trim() !== "");
+  const isNumber = (c: string) => c.trim() !== "" && Number.isFinite(Number(c.trim()));
+  if (lines.length > 0 && lines[0].cells.some((c) => c.trim() !== "" && !isNumber(c))) {
+    lines.shift();
+  }
+  return lines.map(({ cells, line }, row) =>
+    cells.map((c, j) => {
+      const where = `line ${line} (data row ${row + 1}), column ${j + 1}`;
+      if (c.trim() === "") throw new InputError(`${path}: ${where} is empty; expected a number`);
+      if (!isNumber(c)) {
+        throw new InputError(`${path}: ${where} is not a finite number (${JSON.stringify(c)})`);
+      }
+      return Number(c.trim());
+    })
+  );
 }
 
-function fromRows(rows: number[][], path: string): PointSet {
+function fromRows(rows: number[][], path: string) {
   if (rows.length === 0) throw new InputError(`${path}: no examples found`);
   const d = rows[0].length;
   const data = new Float64Array(rows.length * d);
@@ -82,12 +116,23 @@ function fromRows(rows: number[][], path: string): PointSet {
       data[i * d + j] = v;
     });
   });
-  return finish(data, rows.length, [d], path);
+  return { data, n: rows.length, shape: [d] };
 }
 
-function finish(data: Float64Array, n: number, shape: number[], path: string): PointSet {
-  if (data.some((v) => !Number.isFinite(v))) {
-    throw new InputError(`${path}: contains NaN or infinite values`);
+/** Finite everywhere; declared levels must also be whole numbers. */
+function checkValues(data: Float64Array, shape: number[], path: string, discrete: boolean) {
+  const d = shape.reduce((p, s) => p * s, 1);
+  const at = (k: number) => `row ${Math.floor(k / d)}, column ${k % d}`;
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new InputError(`${path}: contains NaN or infinite values (${at(bad)}: ${data[bad]})`);
   }
-  return { data, n, shape, integerValued: data.every(Number.isInteger) };
+  const fraction = discrete ? data.findIndex((v) => !Number.isInteger(v)) : -1;
+  if (fraction >= 0) {
+    throw new InputError(
+      `${path}: declared discrete, but ${at(fraction)} holds ${
+        data[fraction]
+      }; discrete data are integer levels`,
+    );
+  }
 }

@@ -16,6 +16,7 @@ export interface EvalData {
   n: number;
   shape: number[];
   quantization: Quantization | null;
+  /** declared discrete (images, an integer .npy, `points:FILE,discrete`): integer levels */
   integerValued: boolean;
   description: string;
 }
@@ -73,8 +74,8 @@ export async function resolveData(
       values: p.data.subarray(0, n * p.shape.reduce((a, d) => a * d, 1)),
       n,
       shape: p.shape,
-      quantization: p.integerValued ? { bits: 0, a: 1, b: 0 } : null,
-      integerValued: p.integerValued,
+      quantization: p.discrete ? { bits: 0, a: 1, b: 0 } : null,
+      integerValued: p.discrete,
       description: `points:${path} (${n} of ${p.n} examples)`,
     };
   }

@@ -1,7 +1,7 @@
 /**
  * `sample`: draws from a model by Euler–Maruyama, predictor–corrector or the probability-flow
  * ODE (Dormand–Prince, Heun, Euler), optionally tracking each sample's log p_{t_min}
- * (MATH.md §4), and writes them where `--out` says.
+ * (docs/MATH.md §4), and writes them where `--out` says.
  */
 
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
@@ -12,6 +12,7 @@ export const describe = "draw samples (EM, predictor–corrector, PF-ODE), optio
 
 export function register(cmd: Command): void {
   cmd
+    .usage("(--model gmm:FILE | --ckpt FILE) --out FILE [options]")
     .option("--model <spec>", "analytic model, gmm:FILE.json")
     .option("--ckpt <file>", "trained checkpoint (ckpt.safetensors of a train run; EMA weights)")
     .addOption(
@@ -83,7 +84,7 @@ export function register(cmd: Command): void {
         "log p at T for --track-logp: the process's prior, or an analytic model's own p_T (standard)",
       ).choices(["standard", "exact"]),
     )
-    .option("--out <file>", "where the samples go: .png, .npy or .json")
+    .option("--out <file>", "where the samples go: .png, .npy or .json (required)")
     .option(
       "--detail-report",
       "images: each sample's PNG size against −log p_0 in OUT.detail.csv, with Pearson and Spearman correlations (needs --track-logp)",

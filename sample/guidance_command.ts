@@ -1,5 +1,5 @@
 /**
- * `guidance`: steering log p_0 (MATH.md §5) — density guidance (`--q`, with `--noise` its
+ * `guidance`: steering log p_0 (docs/MATH.md §5) — density guidance (`--q`, with `--noise` its
  * stochastic form), prior guidance (`--prior-q`) — or measuring score alignment
  * (`--score-alignment`). Exactly one mode per run; every conflict names both flags.
  */
@@ -26,6 +26,9 @@ function windowFlag(v: string): [number, number] {
 export function register(cmd: Command): void {
   addCommonOptions(
     cmd
+      .usage(
+        "(--model gmm:FILE | --ckpt FILE) (--q Q | --prior-q Q | --score-alignment) --out FILE [options]",
+      )
       .option(
         "--q <q>",
         "density guidance: quantile q in (0, 1); q > 0.5 raises log p_0",

@@ -23,7 +23,8 @@ import { UsageError } from "../io/errors.ts";
 import { Progress } from "../io/progress.ts";
 import type { DiffusionModel } from "../sde/model.ts";
 import type { Sde } from "../sde/sde.ts";
-import { checkOutputPath } from "./output.ts";
+import { checkOutputPath, checkOutputWritable } from "./output.ts";
+import { checkDetailReport } from "./detail_report.ts";
 import { resolveSamplingModel } from "./resolve_model.ts";
 import type { FlowResult } from "./guidance_segments.ts";
 
@@ -40,6 +41,7 @@ export interface CommonFlags {
   prior: string;
   tMin?: number;
   out?: string;
+  detailReport?: boolean;
   seed: number;
   backend: string;
   /** false under --no-autotune */
@@ -94,6 +96,10 @@ export function addCommonOptions(cmd: Command): Command {
     )
     .option("--out <file>", "where the samples go: .png, .npy or .json (required)")
     .option(
+      "--detail-report",
+      "images: each sample's PNG size against −log p_0 in OUT.detail.csv, with Pearson and Spearman correlations",
+    )
+    .option(
       "--seed <n>",
       "seed of every random draw",
       seedFlag("--seed"),
@@ -126,6 +132,9 @@ export interface Setup {
 /** Everything checkable before sampling: the flags, the model, the output path, t_min. */
 export async function setup(f: CommonFlags, command: string): Promise<Setup> {
   if (!f.out) throw new UsageError(`${command} needs --out FILE (.png, .npy or .json)`);
+  if (f.detailReport && f.n < 2) {
+    throw new UsageError("--detail-report correlates ≥ 2 samples; raise --n");
+  }
   const started = performance.now();
   const log = (line: string) => f.quiet || console.error(line);
   const backend = await selectBackend(f.backend as "auto" | "webgpu" | "reference", log, {
@@ -134,6 +143,8 @@ export async function setup(f: CommonFlags, command: string): Promise<Setup> {
   const dtype: DType = backend.supports("f64") ? "f64" : "f32";
   const model = await resolveSamplingModel(f, backend, dtype);
   checkOutputPath(f.out, model.shape);
+  if (f.detailReport) checkDetailReport(f.n, model.shape, model.description);
+  await checkOutputWritable(f.out);
   if (f.prior === "exact" && !model.logp) {
     throw new UsageError(
       `--prior exact needs an analytic model with a known p_T; ${model.description} has none`,

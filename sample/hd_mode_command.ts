@@ -1,5 +1,5 @@
 /**
- * `hd-mode`: the high-density sampler (MATH.md §5): PF-ODE from T to a threshold time, then the
+ * `hd-mode`: the high-density sampler (docs/MATH.md §5): PF-ODE from T to a threshold time, then the
  * high-density ODE to t_min, with each result's log p_{t_min} tracked and the samples written
  * where `--out` says.
  */
@@ -26,6 +26,7 @@ export const describe = "high-density samples: PF-ODE to a threshold, then the h
 export function register(cmd: Command): void {
   addCommonOptions(
     cmd
+      .usage("(--model gmm:FILE | --ckpt FILE) --out FILE [options]")
       .option(
         "--threshold <t>",
         "time in [t_min, T] where the HD ODE takes over (default T: HD from the start)",
@@ -43,7 +44,7 @@ export function register(cmd: Command): void {
 Examples:
   deno run -P main.ts hd-mode --model gmm:fixtures/mix2d.json --threshold-lambda 2 --n 64 --out hd.png
   deno run -P main.ts hd-mode --model gmm:fixtures/mix10d.json --threshold 1 --divergence exact --prior exact --out hd.npy --json
-  deno run -P main.ts hd-mode --ckpt runs/mnist/ckpt.safetensors --threshold 0.3 --n 16 --out hd_mnist.png`,
+  deno run -P main.ts hd-mode --ckpt runs/mnist/ckpt.safetensors --threshold 0.3 --n 16 --detail-report --out hd_mnist.png`,
     )
     .action(async (opts) => {
       await runHdMode(opts as unknown as HdFlags);

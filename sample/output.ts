@@ -5,9 +5,9 @@
  * sample flattened. Files are written atomically.
  */
 
-import { extname } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { UsageError } from "../io/errors.ts";
+import { RuntimeFailure, UsageError } from "../io/errors.ts";
 import { encodeNpyF32 } from "../io/npy_write.ts";
 import { encodePng, imageGrid, toPixelBytes } from "../io/png.ts";
 import { scatterPng } from "../io/scatter_png.ts";
@@ -28,6 +28,48 @@ export function checkOutputPath(path: string, shape: readonly number[]): void {
       `--out ${path}: a PNG shows images [1 or 3, H, W] or 2-D points; samples are [${shape}] (use .npy or .json)`,
     );
   }
+}
+
+/**
+ * Fails before any sampling when `--out` cannot be written: a folder at that path, a file where
+ * a folder of the path should be (usage errors), or a folder that refuses new files (a runtime
+ * failure). Probes the nearest existing folder with a temporary file; creates nothing else.
+ */
+export async function checkOutputWritable(path: string): Promise<void> {
+  const refused = (where: string, e: unknown) =>
+    new RuntimeFailure(
+      `--out ${path}: cannot write in ${where} (${(e as Error).message}); choose a writable place`,
+    );
+  const kind = async (p: string) => {
+    try {
+      return (await Deno.stat(p)).isDirectory ? "folder" : "file";
+    } catch (e) {
+      // a missing path, or one running through a file (reported when the walk reaches it)
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+        return "missing";
+      }
+      throw refused(p, e);
+    }
+  };
+  if (await kind(path) === "folder") {
+    throw new UsageError(
+      `--out ${path} is a folder; expected a file name ending in ${OUTPUT_FORMATS.join(", ")}`,
+    );
+  }
+  let folder = dirname(resolve(path));
+  for (let k = await kind(folder); k !== "folder"; k = await kind(folder)) {
+    if (k === "file") {
+      throw new UsageError(`--out ${path}: ${folder} is a file, so it cannot hold the output`);
+    }
+    folder = dirname(folder);
+  }
+  let probe: string;
+  try {
+    probe = await Deno.makeTempFile({ dir: folder, prefix: ".likelihood-write-probe-" });
+  } catch (e) {
+    throw refused(folder, e);
+  }
+  await Deno.remove(probe);
 }
 
 /** `values` holds n samples of `shape`, row-major, in model space. */

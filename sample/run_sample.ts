@@ -3,11 +3,12 @@
 import { type DType, Rng, selectBackend } from "../compute/mod.ts";
 import { UsageError } from "../io/errors.ts";
 import { Progress } from "../io/progress.ts";
-import { checkOutputPath, writeSamples } from "./output.ts";
+import { checkOutputPath, checkOutputWritable, writeSamples } from "./output.ts";
 import { resolveSamplingModel } from "./resolve_model.ts";
 import { sampleBatch, type SamplerSpec, type TrackSpec } from "./sample_batch.ts";
 import { DEFAULT_SNR } from "./samplers/predictor_corrector.ts";
-import { logpSummary, printSampleSummary, writeDetailReport } from "./sample_report.ts";
+import { logpSummary, printSampleSummary } from "./sample_report.ts";
+import { checkDetailReport, writeDetailReport } from "./detail_report.ts";
 
 export interface SampleFlags {
   model?: string;
@@ -136,13 +137,9 @@ export async function runSample(f: SampleFlags): Promise<void> {
       `--prior exact needs an analytic model with a known p_T; ${model.description} has none (use --prior standard)`,
     );
   }
-  const image = model.shape.length === 3;
-  if (f.detailReport && !image) {
-    throw new UsageError(
-      `--detail-report measures PNG sizes of images [C, H, W]; ${model.description} has samples of shape [${model.shape}]`,
-    );
-  }
+  if (f.detailReport) checkDetailReport(f.n, model.shape, model.description);
   checkOutputPath(f.out!, model.shape);
+  await checkOutputWritable(f.out!);
   const tMin = f.tMin ?? sde.tMinSampling;
   if (!(tMin < sde.T)) throw new UsageError(`--t-min must be below T = ${sde.T}, got ${tMin}`);
 

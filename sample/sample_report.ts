@@ -1,56 +1,9 @@
 /**
- * Reporting a `sample` run: one JSON document on stdout or a few labelled lines, and the
- * detail report of MATH.md §5 — each image's own PNG size beside its −log p_0, written as CSV
- * next to `--out`, with Pearson and Spearman correlations across the samples.
+ * Reporting a `sample` run: one JSON document on stdout or a few labelled lines, with the
+ * detail report's correlations (`detail_report.ts`) when one was written.
  */
 
-import { writeFileAtomic } from "../io/atomic.ts";
-import { encodePng, imageGrid, toPixelBytes } from "../io/png.ts";
-import { pearson, spearman } from "./detail_report.ts";
-
-export interface DetailReport {
-  file: string;
-  n: number;
-  pearson: number;
-  spearman: number;
-}
-
-/** `samples.png` → `samples.detail.csv` (the extension replaced, the folder kept). */
-export function detailReportPath(out: string): string {
-  const slash = out.lastIndexOf("/"), dot = out.lastIndexOf(".");
-  return `${dot > slash ? out.slice(0, dot) : out}.detail.csv`;
-}
-
-/** Bytes of each image's own 8-bit PNG, with the same model-space → pixel map as `--out`. */
-export function pngSizes(values: Float64Array, n: number, shape: readonly number[]): number[] {
-  const [c, h, w] = shape;
-  const d = c * h * w;
-  return Array.from({ length: n }, (_, i) => {
-    const pixels = toPixelBytes(values.subarray(i * d, (i + 1) * d));
-    // one cell of a grid is the image with its channels interleaved, and no gaps
-    const g = imageGrid({ n: 1, shape: [c, h, w], pixels });
-    return encodePng(g.pixels, g.width, g.height, g.channels).length;
-  });
-}
-
-/** Writes `index,png_bytes,neg_logp_nats,bits_per_dim` rows and returns the correlations. */
-export async function writeDetailReport(
-  out: string,
-  values: Float64Array,
-  logp: Float64Array,
-  shape: readonly number[],
-): Promise<DetailReport> {
-  const n = logp.length, D = shape.reduce((p, s) => p * s, 1);
-  const sizes = pngSizes(values, n, shape);
-  const nll = Array.from(logp, (v) => -v);
-  const rows = nll.map((v, i) => `${i},${sizes[i]},${v},${v / (D * Math.LN2)}`);
-  const file = detailReportPath(out);
-  await writeFileAtomic(
-    file,
-    ["index,png_bytes,neg_logp_nats,bits_per_dim", ...rows].join("\n") + "\n",
-  );
-  return { file, n, pearson: pearson(sizes, nll), spearman: spearman(sizes, nll) };
-}
+import { type DetailReport, detailReportLine } from "./detail_report.ts";
 
 /** Per-sample log p_{t_min} with its mean, standard error and bits/dim in model space. */
 export function logpSummary(logp: Float64Array, D: number) {
@@ -92,12 +45,6 @@ export function printSampleSummary(doc: Record<string, unknown>, json: boolean):
     );
   }
   const detail = doc.detail_report as DetailReport | undefined;
-  if (detail) {
-    console.log(
-      `detail          PNG bytes vs −log p_0 over ${detail.n} images: Pearson ${
-        f(detail.pearson, 3)
-      }, Spearman ${f(detail.spearman, 3)} (${detail.file})`,
-    );
-  }
+  if (detail) console.log(`detail          ${detailReportLine(detail)}`);
   console.log(`time            ${f(doc.seconds, 1)} s on ${doc.backend}`);
 }

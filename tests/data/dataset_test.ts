@@ -80,7 +80,7 @@ Deno.test("pointsDataset gathers whole examples of any shape, as copies", () => 
     data: Float64Array.from([0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]),
     n: 3,
     shape: [2, 2],
-    integerValued: true,
+    discrete: true,
   };
   const data = pointsDataset(points);
   assert.equal(data.n, 3);
@@ -98,6 +98,6 @@ Deno.test("pointsDataset gathers whole examples of any shape, as copies", () => 
 Deno.test("batch rejects indices outside [0, n) instead of returning NaN", () => {
   const data = toyDataset("moons", 10, Rng.fromSeed(0));
   for (const i of [-1, 10, 1.5]) assert.throws(() => data.batch([0, i]), RangeError);
-  const bad: PointSet = { data: new Float64Array(5), n: 3, shape: [2], integerValued: false };
+  const bad: PointSet = { data: new Float64Array(5), n: 3, shape: [2], discrete: false };
   assert.throws(() => pointsDataset(bad), /5 values for 3 examples of 2/);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { pearson, ranks, spearman } from "../../sample/detail_report.ts";
-import { detailReportPath, pngSizes } from "../../sample/sample_report.ts";
+import { detailReportPath, pngSizes } from "../../sample/detail_report.ts";
 import { tol } from "../_helpers/tolerances.ts";
 
 const near = (a: number, b: number) => Math.abs(a - b) <= tol.f64.atol + tol.f64.rtol * Math.abs(b);

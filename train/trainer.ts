@@ -8,7 +8,6 @@ import {
   add,
   type Backend,
   type DType,
-  mean,
   mul,
   randomHorizontalFlip,
   Rng,
@@ -20,20 +19,19 @@ import {
 } from "../compute/mod.ts";
 import { type Dataset, shuffledOrder } from "../data/dataset.ts";
 import { initNetwork, type NetworkParams } from "../nn/network.ts";
-import { covarianceHead, initCovarianceHead } from "../nn/covariance_head.ts";
-import { scoreFromPrediction } from "../sde/parameterization.ts";
-import { lmLoss, lmTimes } from "./objectives/lm.ts";
+import { initCovarianceHead } from "../nn/covariance_head.ts";
+import { lmObjective } from "./objectives/lm.ts";
+import type { LmParams, Objective, TrainParams } from "./objectives/objective.ts";
 import { NetworkScoreModel } from "../nn/score_network.ts";
 import type { Quantization } from "../eval/dequantization.ts";
 import { sdeFromJson } from "../sde/processes.ts";
 import type { Sde } from "../sde/sde.ts";
 import type { TrainConfig } from "./config.ts";
-import { dsmLoss } from "./objectives/dsm.ts";
-import { flowLoss } from "./objectives/flow.ts";
+import { dsmObjective } from "./objectives/dsm.ts";
+import { flowObjective } from "./objectives/flow.ts";
 import { type AdamState, adamStep, initAdam } from "./optim/adam.ts";
 import { clipAndGuard } from "./optim/clip.ts";
 import { emaUpdate, initEma } from "./optim/ema.ts";
-import { logSnrUniformTimes, uniformTimes, velocityImportanceTimes } from "./time_sampling.ts";
 
 /** Where the data order stands: the epoch and the position within its permutation. */
 export interface DataCursor {
@@ -41,14 +39,14 @@ export interface DataCursor {
   position: number;
 }
 
-/** Likelihood Matching trains two networks: the score and the covariance head. */
-export interface LmParams {
-  [k: string]: NetworkParams;
-  score: NetworkParams;
-  head: NetworkParams;
-}
+export type { LmParams, TrainParams };
 
-export type TrainParams = NetworkParams | LmParams;
+/** Each objective draws its own times and noise (objectives/objective.ts). */
+const OBJECTIVES: Record<TrainConfig["objective"], Objective> = {
+  dsm: dsmObjective,
+  flow: flowObjective,
+  lm: lmObjective,
+};
 
 export class Trainer {
   readonly sde: Sde;
@@ -142,51 +140,17 @@ export class Trainer {
         tensor(this.backend, rows, [B, ...this.data.shape], this.dtype),
         stream,
       );
-      const z = stream.derive("noise").normal(this.backend, x0.shape, this.dtype);
       // one dropout mask per step: every network call of the step (a divergence's too) sees it
       const dropoutRng = stream.derive("dropout");
       const model = this.model(false);
-      const net = (p: NetworkParams) => (x: Tensor, t: Tensor) =>
-        model.predict(x, t, p, { dropoutRng });
-      let objective: (p: TrainParams) => Tensor;
-      if (c.objective === "lm") {
-        const lm = c.lm!, N = lm.timePoints;
-        const times = lmTimes(stream.derive("time"), B, N, c.tMin, this.sde.T);
-        const noise = Array.from(
-          { length: N + 1 },
-          (_, k) => stream.derive("noise").derive(k).normal(this.backend, x0.shape, this.dtype),
-        );
-        objective = (p) => {
-          // with --freeze-score only the head is differentiated; the score stays fixed
-          const { score, head } = lm.freezeScore
-            ? { score: (this.params as LmParams).score, head: (p as LmParams).head }
-            : p as LmParams;
-          const s = (x: Tensor, t: Tensor) =>
-            scoreFromPrediction(c.param, net(score)(x, t), x, this.sde.alphaSigmaT(t));
-          const cov = (x: Tensor, t: Tensor) =>
-            covarianceHead(head, lm.head, lm.rank, this.sde, x, t);
-          return mean(lmLoss(s, cov, this.sde, { x0, times, noise }));
-        };
-      } else if (c.objective === "flow") {
-        const { gammaMin, gammaMax } = c.sde.params as { gammaMin: number; gammaMax: number };
-        const { t, Z } = velocityImportanceTimes(stream.derive("time"), B, gammaMin, gammaMax);
-        const probe = c.highOrder > 0
-          ? stream.derive("probe").rademacher(this.backend, x0.shape, this.dtype)
-          : undefined;
-        objective = (p) =>
-          mean(
-            flowLoss(net(p as NetworkParams), this.sde, c.highOrder, { x0, z, t, Z, probe }).loss,
-          );
-      } else {
-        const times = c.timeSampling === "importance"
-          ? logSnrUniformTimes(stream.derive("time"), B, this.sde, c.tMin)
-          : { t: uniformTimes(stream.derive("time"), B, this.sde, c.tMin), Z: undefined };
-        objective = (p) =>
-          mean(
-            dsmLoss(net(p as NetworkParams), c.param, this.sde, c.weighting, { x0, z, ...times })
-              .loss,
-          );
-      }
+      const objective = OBJECTIVES[c.objective]({
+        x0,
+        stream,
+        sde: this.sde,
+        config: c,
+        net: (p) => (x, t) => model.predict(x, t, p, { dropoutRng }),
+        params: this.params,
+      });
       const trainable = this.trainable();
       const { value, grad } = valueAndGrad(objective)(trainable);
       const guarded = clipAndGuard(grad, value, c.clip);

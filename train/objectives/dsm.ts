@@ -5,10 +5,22 @@
  * ½ Z ‖σ s + z‖². All keep the bound's ½ so logged losses of different objectives compare.
  */
 
-import { add, mul, square, sub, sumPerExample, type Tensor, tensor } from "../../compute/mod.ts";
+import {
+  add,
+  mean,
+  mul,
+  square,
+  sub,
+  sumPerExample,
+  type Tensor,
+  tensor,
+} from "../../compute/mod.ts";
+import type { NetworkParams } from "../../nn/network.ts";
 import type { Parameterization } from "../../sde/model.ts";
 import { perExample, scoreFromPrediction } from "../../sde/parameterization.ts";
 import type { Sde } from "../../sde/sde.ts";
+import { logSnrUniformTimes, uniformTimes } from "../time_sampling.ts";
+import type { Objective } from "./objective.ts";
 
 export type Weighting = "simple" | "likelihood";
 
@@ -57,3 +69,17 @@ export function dsmLoss(
 export function dsmEpsLoss(eps: Network, xt: Tensor, t: Tensor, z: Tensor): Tensor {
   return mul(sumPerExample(square(sub(eps(xt, t), z))), 0.5);
 }
+
+/**
+ * The step's DSM loss: noise from the stream's "noise", times uniform in t or, with
+ * `--time-sampling importance`, uniform in λ with the importance normaliser Z.
+ */
+export const dsmObjective: Objective = ({ x0, stream, sde, config: c, net }) => {
+  const B = x0.shape[0];
+  const z = stream.derive("noise").normal(x0.backend, x0.shape, x0.dtype);
+  const times = c.timeSampling === "importance"
+    ? logSnrUniformTimes(stream.derive("time"), B, sde, c.tMin)
+    : { t: uniformTimes(stream.derive("time"), B, sde, c.tMin), Z: undefined };
+  return (p) =>
+    mean(dsmLoss(net(p as NetworkParams), c.param, sde, c.weighting, { x0, z, ...times }).loss);
+};

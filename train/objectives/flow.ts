@@ -9,6 +9,7 @@
 import {
   add,
   divergence,
+  mean,
   mul,
   reshape,
   square,
@@ -20,7 +21,10 @@ import {
 } from "../../compute/mod.ts";
 import { perExample, velocityFromEpsX0 } from "../../sde/parameterization.ts";
 import type { Sde } from "../../sde/sde.ts";
+import type { NetworkParams } from "../../nn/network.ts";
+import { velocityImportanceTimes } from "../time_sampling.ts";
 import type { Network } from "./dsm.ts";
+import type { Objective } from "./objective.ts";
 
 export interface FlowBatch {
   x0: Tensor;
@@ -64,3 +68,18 @@ export function flowLoss(net: Network, sde: Sde, highOrder: number, batch: FlowB
   const secondOrder = mul(square(residual), (0.5 * batch.Z * highOrder) / D);
   return { loss: add(firstOrder, secondOrder), firstOrder, secondOrder, residual };
 }
+
+/**
+ * The step's velocity loss: noise from the stream's "noise", γ-importance times with their
+ * antithetic pairs, and a Rademacher probe when the high-order weight is positive.
+ */
+export const flowObjective: Objective = ({ x0, stream, sde, config: c, net }) => {
+  const { gammaMin, gammaMax } = c.sde.params as { gammaMin: number; gammaMax: number };
+  const z = stream.derive("noise").normal(x0.backend, x0.shape, x0.dtype);
+  const { t, Z } = velocityImportanceTimes(stream.derive("time"), x0.shape[0], gammaMin, gammaMax);
+  const probe = c.highOrder > 0
+    ? stream.derive("probe").rademacher(x0.backend, x0.shape, x0.dtype)
+    : undefined;
+  return (p) =>
+    mean(flowLoss(net(p as NetworkParams), sde, c.highOrder, { x0, z, t, Z, probe }).loss);
+};

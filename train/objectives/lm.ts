@@ -6,8 +6,10 @@
  * summed. The score network enters through μ, the covariance head through M.
  */
 
-import { add, mul, reshape, type Tensor, tensor } from "../../compute/mod.ts";
+import { add, mean, mul, reshape, type Tensor, tensor } from "../../compute/mod.ts";
 import type { Rng } from "../../compute/mod.ts";
+import { covarianceHead } from "../../nn/covariance_head.ts";
+import { scoreFromPrediction } from "../../sde/parameterization.ts";
 import type { Sde } from "../../sde/sde.ts";
 import { quasiNll } from "../../sde/lm/quasi_nll.ts";
 import {
@@ -17,6 +19,7 @@ import {
   stepCoefficients,
   stepMatrix,
 } from "../../sde/lm/transition.ts";
+import type { LmParams, Objective } from "./objective.ts";
 
 export type ScoreFn = (x: Tensor, t: Tensor) => Tensor;
 export type CovarianceFn = (x: Tensor, t: Tensor) => LowRank;
@@ -67,3 +70,26 @@ export function lmLoss(score: ScoreFn, cov: CovarianceFn, sde: Sde, batch: LmBat
   }
   return total!;
 }
+
+/**
+ * The step's Likelihood-Matching loss: N sorted times per example from the stream's "time",
+ * and N + 1 noise draws ("noise"/k). With `--freeze-score` only the head is differentiated;
+ * the score network is read from the weights as they stand.
+ */
+export const lmObjective: Objective = ({ x0, stream, sde, config: c, net, params }) => {
+  const lm = c.lm!, N = lm.timePoints, B = x0.shape[0];
+  const times = lmTimes(stream.derive("time"), B, N, c.tMin, sde.T);
+  const noise = Array.from(
+    { length: N + 1 },
+    (_, k) => stream.derive("noise").derive(k).normal(x0.backend, x0.shape, x0.dtype),
+  );
+  return (p) => {
+    const { score, head } = lm.freezeScore
+      ? { score: (params as LmParams).score, head: (p as LmParams).head }
+      : p as LmParams;
+    const s = (x: Tensor, t: Tensor) =>
+      scoreFromPrediction(c.param, net(score)(x, t), x, sde.alphaSigmaT(t));
+    const cov = (x: Tensor, t: Tensor) => covarianceHead(head, lm.head, lm.rank, sde, x, t);
+    return mean(lmLoss(s, cov, sde, { x0, times, noise }));
+  };
+};

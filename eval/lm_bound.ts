@@ -49,8 +49,9 @@ export interface LmBoundParts {
 }
 
 /**
- * The bound for a batch y [B, …] in model space; `rng` is positioned for this batch (draws
- * are keyed by step, so shards and batches reproduce each other when keyed by the caller).
+ * The bound for a batch y [B, …] in model space holding examples first, first + 1, …: step k
+ * draws from `rng.derive(k)` positioned at example `first`, so an example's path is the same
+ * whatever batch or shard it is evaluated in.
  */
 export async function lmChainBound(
   model: LmBoundModel,
@@ -61,6 +62,8 @@ export async function lmChainBound(
     rng: Rng;
     /** log of the terminal density at x_K ([B]); default the process's prior π = N(0, σ_T² I) */
     logPrior?: (x: Tensor) => Tensor;
+    /** the global index of the batch's first example (default 0) */
+    first?: number;
   },
 ): Promise<LmBoundParts> {
   const { sde } = model;
@@ -83,7 +86,7 @@ export async function lmChainBound(
       : stepCoefficients(sde, fill(grid[k - 1]), fill(grid[k]));
     const [next, nll, logq] = tidy(() =>
       noGrad(() => {
-        const eps = o.rng.derive(k).normal(y.backend, y.shape, y.dtype);
+        const eps = o.rng.derive(k).at((o.first ?? 0) * D).normal(y.backend, y.shape, y.dtype);
         const x = add(mul(prev, column(c.a, prev)), mul(eps, column(c.b2.map(Math.sqrt), prev)));
         const tt = tensor(y.backend, fill(grid[k]), [B], y.dtype);
         const mu = reverseMean(x, model.score(x, tt), c);

@@ -1,7 +1,8 @@
 /**
  * The Likelihood-Matching chain bound over a dataset, in batches: continuous data as they are,
  * integer data uniformly dequantised (y = a(k + u) + b), whose bound on −log P(k) subtracts
- * D ln a like the PF-ODE's (docs/MATH.md §2). Draws are keyed by the batch's first example.
+ * D ln a like the PF-ODE's (docs/MATH.md §2). Every draw is keyed by the example's global
+ * index, so a bound does not depend on the batch or shard it is computed in.
  */
 
 import {
@@ -39,7 +40,6 @@ export async function evaluateLmBound(
   const out = new Float64Array(data.n);
   for (let start = 0; start < data.n; start += o.batch) {
     const nb = Math.min(o.batch, data.n - start);
-    const rng = o.rng.derive(start);
     const y = tidy(() =>
       noGrad(() => {
         const k = tensor(o.backend, data.values.subarray(start * D, (start + nb) * D), [
@@ -48,7 +48,10 @@ export async function evaluateLmBound(
         ], o.dtype);
         if (!q) return k;
         return add(
-          mul(add(k, rng.derive("dequant").uniform(o.backend, k.shape, o.dtype)), q.a),
+          mul(
+            add(k, o.rng.derive("dequant").at(start * D).uniform(o.backend, k.shape, o.dtype)),
+            q.a,
+          ),
           q.b,
         );
       })
@@ -56,8 +59,9 @@ export async function evaluateLmBound(
     const r = await lmChainBound(model, y, {
       tMin: o.tMin,
       steps: o.steps,
-      rng: rng.derive("path"),
+      rng: o.rng.derive("path"),
       logPrior: o.logPrior,
+      first: start,
     });
     y.dispose();
     const volume = q ? D * Math.log(q.a) : 0;

@@ -2,6 +2,7 @@
 
 export type { Backend, DType } from "./backend.ts";
 export { Tensor } from "./tensor.ts";
+export { sizeOf } from "./shape.ts";
 export { keep, tidy, tidyAsync } from "./scope.ts";
 export { constant, full, ones, tensor, tensorWithHostCopy, zeros } from "./constants.ts";
 export * from "./ops/basic.ts";

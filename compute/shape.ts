@@ -4,6 +4,7 @@ import { MAX_RANK } from "./backend.ts";
 
 export type Shape = readonly number[];
 
+/** Number of elements of a tensor of `shape`: the product of its dimensions (1 for a scalar). */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

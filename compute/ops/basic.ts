@@ -17,7 +17,7 @@ import {
   weightedSum,
   where,
 } from "../primitives.ts";
-import { normalizeAxes, sameShape, type Shape } from "../shape.ts";
+import { normalizeAxes, sameShape, type Shape, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 
 export {
@@ -72,7 +72,7 @@ export function max(x: Tensor, axes?: readonly number[], keepDims = false): Tens
 
 export function mean(x: Tensor, axes?: readonly number[], keepDims = false): Tensor {
   const ax = axes ?? x.shape.map((_, i) => i);
-  const count = normalizeAxes("mean", ax, x.shape).reduce((n, a) => n * x.shape[a], 1);
+  const count = sizeOf(normalizeAxes("mean", ax, x.shape).map((a) => x.shape[a]));
   return mul(sum(x, ax, keepDims), 1 / count);
 }
 

@@ -18,7 +18,7 @@ import {
   type View,
 } from "../backend.ts";
 import { sampleElement } from "../random/philox.ts";
-import { contiguousStrides as contiguous } from "../shape.ts";
+import { contiguousStrides as contiguous, sizeOf } from "../shape.ts";
 
 type Data = Float32Array | Float64Array;
 
@@ -62,7 +62,7 @@ function forEachIndex(
   views: readonly View[],
   visit: (i: number, offs: number[]) => void,
 ) {
-  const n = shape.reduce((p, d) => p * d, 1);
+  const n = sizeOf(shape);
   if (n === 0) return;
   const rank = shape.length;
   const idx = new Array<number>(rank).fill(0);

@@ -1,4 +1,4 @@
-// Every conv2d variant the backend or its autotuner may pick (compute/webgpu/backend.ts) —
+// Every conv2d variant the backend or its autotuner may pick (compute/webgpu/conv_schedule.ts) —
 // direct kernels, shared-memory implicit GEMMs — computes the three maps like the float64
 // reference; the tuner's choice for a geometry changes nothing beyond the same tolerance.
 

@@ -33,7 +33,7 @@ const layouts: [number[], number[], string][] = [
 
 /** Integer-valued draws so that lt and eq meet ties; positive divisors. */
 function values(be: Backend, shape: number[], seed: number, positive: boolean) {
-  const u = C.Rng.fromSeed(seed).uniformHost(shape.reduce((p, d) => p * d, 1));
+  const u = C.Rng.fromSeed(seed).uniformHost(C.sizeOf(shape));
   const v = Array.from(u, (x) => positive ? 1 + Math.floor(4 * x) : Math.floor(5 * x) - 2);
   return C.tensor(be, v, shape, be.name === "reference" ? "f64" : "f32");
 }

@@ -13,7 +13,15 @@ import { assertAllClose, maxRelativeError } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
 import * as C from "../../compute/mod.ts";
 import type { Backend, DType, Tensor } from "../../compute/mod.ts";
-import { type Case, cases, families, type Family, type Input } from "./parity_cases.ts";
+import type { Prim } from "../../compute/primitives.ts";
+import {
+  type Case,
+  cases,
+  families,
+  type Family,
+  type Input,
+  primitiveCases,
+} from "./parity_cases.ts";
 
 const ref = C.referenceBackend();
 
@@ -235,6 +243,15 @@ for (const c of cases) {
     });
   });
 }
+
+Deno.test("parity: every primitive has cases (a missing one is a type error), names are unique", () => {
+  const { cast: _cast, ...withoutCast } = primitiveCases;
+  // @ts-expect-error a table without `cast` is not a table of every primitive
+  const table: Record<Prim, readonly Case[]> = withoutCast;
+  assert.ok(Object.values(table).every((rows) => rows.length > 0));
+  const names = cases.map((c) => c.name);
+  assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], "duplicate case names");
+});
 
 Deno.test("parity: worst relative error per family, WebGPU (f32) vs reference (f64)", () => {
   const row = (name: string, ...cells: string[]) =>

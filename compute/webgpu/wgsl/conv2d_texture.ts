@@ -115,7 +115,7 @@ export const CONV_GEMM_TILES = {
   convGemmA1: ["a", 16, 1],
 } as const;
 
-/** The texture lowering's kernels with their bindings, for the backend's kernel table. */
+/** The texture lowering's kernels with their bindings, for the kernel registry (kernels.ts). */
 export const CONV_TEXTURE_KERNELS = {
   convPackRows: { code: CONV_PACK_ROWS, bindings: pack },
   convPackChannels: { code: CONV_PACK_CHANNELS, bindings: pack },

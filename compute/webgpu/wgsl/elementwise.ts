@@ -1,34 +1,12 @@
-/** Elementwise kernels: fill, unary (op code as a uniform), broadcasting binary and where. */
+/**
+ * Elementwise kernels: fill, unary (the op a specialisation constant), broadcasting binary and
+ * where. The ops' WGSL lives in elementwise_ops.ts.
+ */
 
-import type { BinaryOp, UnaryOp } from "../../backend.ts";
 import { MAIN_1D, PRELUDE } from "./common.ts";
+import { binaryApply, unarySwitch } from "./elementwise_ops.ts";
 
-export const unaryCodes: Record<UnaryOp, number> = {
-  neg: 0,
-  exp: 1,
-  log: 2,
-  sin: 3,
-  cos: 4,
-  sqrt: 5,
-  recip: 6,
-  tanh: 7,
-  sigmoid: 8,
-  abs: 9,
-  sign: 10,
-  silu: 11,
-};
-
-export const binaryCodes: Record<BinaryOp, number> = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  maximum: 4,
-  minimum: 5,
-  lt: 6,
-  eq: 7,
-  siluGrad: 8,
-};
+export { binaryCodes, unaryCodes } from "./elementwise_ops.ts";
 
 // params: [0] n, [1] value bits
 export const FILL = PRELUDE + /* wgsl */ `
@@ -53,30 +31,7 @@ ${MAIN_1D} {
   if (i >= P(0u)) { return; }
   let v = x[i];
   var r: ${T};
-  switch OP {
-    case 0u: { r = -v; }
-    case 1u: { r = exp(v); }
-    case 2u: { r = log(v); }
-    case 3u: { r = sin(v); }
-    case 4u: { r = cos(v); }
-    case 5u: { r = sqrt(v); }
-    case 6u: { r = 1.0 / v; }
-    case 7u: {
-      // tanh through exp(−2|v|) so large |v| gives ±1, not inf/inf
-      let e = exp(-2.0 * abs(v));
-      r = sign(v) * (1.0 - e) / (1.0 + e);
-    }
-    case 8u: {
-      let e = exp(-abs(v));
-      r = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= ${T}(0.0));
-    }
-    case 9u: { r = abs(v); }
-    case 11u: {
-      let e = exp(-abs(v));
-      r = v * select(e / (1.0 + e), 1.0 / (1.0 + e), v >= ${T}(0.0));
-    }
-    default: { r = sign(v); }
-  }
+  ${unarySwitch(T)}
   out[i] = r;
 }`;
 export const UNARY = unaryCode("f32");
@@ -95,29 +50,9 @@ fn strided(i: u32, rank: u32, base: u32) -> u32 {
   return off;
 }`;
 
-const binaryOps = (T: string) => /* wgsl */ `
-fn apply(x: ${T}, y: ${T}) -> ${T} {
-  switch OP {
-    case 0u: { return x + y; }
-    case 1u: { return x - y; }
-    case 2u: { return x * y; }
-    case 3u: { return x / y; }
-    case 4u: { return select(y, x, x >= y); }
-    case 5u: { return select(y, x, x <= y); }
-    case 6u: { return select(${T}(0.0), ${T}(1.0), x < y); }
-    case 7u: { return select(${T}(0.0), ${T}(1.0), x == y); }
-    default: {
-      // y · σ(x)(1 + x(1 − σ(x))), σ through exp(−|x|) so no exp overflows
-      let e = exp(-abs(x));
-      let s = select(e / (1.0 + e), 1.0 / (1.0 + e), x >= ${T}(0.0));
-      return y * s * (1.0 + x * (1.0 - s));
-    }
-  }
-}`;
-
 // OP and DENSE (bit k: operand k reads index i directly) specialise the pipeline.
 // params: [0] n, [2] rank, [4..9] shape, [10..15] a strides, [16..21] b strides
-export const BINARY = PRELUDE + STRIDED + binaryOps("f32") + /* wgsl */ `
+export const BINARY = PRELUDE + STRIDED + binaryApply("f32") + /* wgsl */ `
 override OP: u32 = 0u;
 override DENSE: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -160,7 +95,7 @@ fn load_${x}(i: u32, rank: u32) -> vec4<f32> {
 // and every other stride and the last extent are multiples of 4: a bias broadcast
 // along rows) · gather, four strided elements.
 // params as BINARY, [0] n in vec4s
-export const BINARY4 = PRELUDE + STRIDED + binaryOps("vec4<f32>") + /* wgsl */ `
+export const BINARY4 = PRELUDE + STRIDED + binaryApply("vec4<f32>") + /* wgsl */ `
 override OP: u32 = 0u;
 override MA: u32 = 0u;
 override MB: u32 = 0u;

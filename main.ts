@@ -1,21 +1,24 @@
 /**
- * Command-line entry: a table of subcommands, each a `run(args)` in its own command module.
+ * Command-line entry: a table of subcommands, each registered by its module in `cli/`.
  * Only this file exits; library code throws `UsageError`/`InputError` and returns.
  */
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { exitCodeOf, formatError } from "./io/errors.ts";
 import { VERSION } from "./version.ts";
-import * as evalNll from "./eval/command.ts";
-import * as train from "./train/command.ts";
+import * as evalNll from "./cli/eval_nll.ts";
+import * as guidance from "./cli/guidance.ts";
+import * as hdMode from "./cli/hd_mode.ts";
+import * as sample from "./cli/sample.ts";
+import * as train from "./cli/train.ts";
 
 /** Subcommands that work today; each module registers its options on the given command. */
 const subcommands: Record<string, { describe: string; register: (cmd: Command) => void }> = {
   train,
   "eval-nll": evalNll,
-  sample: await import("./sample/command.ts"),
-  "hd-mode": await import("./sample/hd_mode_command.ts"),
-  guidance: await import("./sample/guidance_command.ts"),
+  sample,
+  "hd-mode": hdMode,
+  guidance,
 };
 
 export function buildProgram(): Command {

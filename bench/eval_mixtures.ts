@@ -7,10 +7,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Backend, referenceBackend, Rng, webgpuBackend } from "../compute/mod.ts";
+import { type Backend, referenceBackend, Rng, sizeOf, webgpuBackend } from "../compute/mod.ts";
 import { GmmModel } from "../data/gmm_model.ts";
 import { VpSde } from "../sde/vp.ts";
 import { evaluateNll, type NllOptions } from "../eval/nll.ts";
+import { mean, meanStderr } from "../io/statistics.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -26,19 +27,13 @@ if (flags.backend !== "reference") {
   if (gpu) backends.push(gpu);
 }
 
-const meanSe = (v: number[]) => {
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  const se = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length);
-  return [m, se];
-};
-
 console.log(
   "| mixture | D | backend | exact mean log p | ODE, exact divergence | Hutchinson, 1 probe (Δ from exact ± s.e.) | mean NFE | seconds (exact) |",
 );
 console.log("|---|---|---|---|---|---|---|---|");
 for (const file of ["mix2d.json", "mix10d.json"]) {
   const model = await GmmModel.load(new URL(`../fixtures/${file}`, import.meta.url).pathname, vp);
-  const D = model.shape.reduce((p, d) => p * d, 1);
+  const D = sizeOf(model.shape);
   const x = model.sample(Rng.fromSeed(7), referenceBackend(), n, "f64");
   const values = Float64Array.from(await x.read());
   x.dispose();
@@ -71,9 +66,9 @@ for (const file of ["mix2d.json", "mix10d.json"]) {
       ...base,
       divergence: "hutchinson",
     });
-    const [hm] = meanSe(hutch.map((e) => -e.nll));
+    const hm = mean(hutch.map((e) => -e.nll));
     // the probe noise: standard error of the per-example difference from the exact divergence
-    const [dm, dse] = meanSe(hutch.map((e, i) => ode[i].nll - e.nll));
+    const { mean: dm, stderr: dse } = meanStderr(hutch.map((e, i) => ode[i].nll - e.nll));
     const odeMean = ode.reduce((s, e) => s - e.nll, 0) / n;
     const exactMean = exact.reduce((a, b) => a + b, 0) / n;
     const nfe = ode.reduce((s, e) => s + e.nfe, 0) / n;

@@ -14,6 +14,7 @@ import {
   type Backend,
   referenceBackend,
   Rng,
+  sizeOf,
   sum,
   tensor,
   tidy,
@@ -21,7 +22,7 @@ import {
   webgpuBackend,
 } from "../compute/mod.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { EIGHT_BIT_SYMMETRIC } from "../eval/dequantization.ts";
+import { EIGHT_BIT_SYMMETRIC } from "../data/quantization.ts";
 import { countParams, networkForward, type NetworkParams } from "../nn/network.ts";
 import { makeSde, sdeToJson } from "../sde/processes.ts";
 import type { TrainConfig } from "../train/config.ts";
@@ -47,7 +48,7 @@ if (f.backend !== "reference") {
 if (f.backend !== "webgpu") backends.push(referenceBackend());
 
 function syntheticImages(shape: number[], n: number): Dataset {
-  const d = shape.reduce((p, s) => p * s, 1), rng = Rng.fromSeed(1).uniformHost(n * d);
+  const d = sizeOf(shape), rng = Rng.fromSeed(1).uniformHost(n * d);
   return {
     n,
     shape,
@@ -66,7 +67,7 @@ function tapeBytes(be: Backend, model: TrainConfig["model"], params: NetworkPara
   const before = be.liveBytes();
   let during = 0;
   tidy(() => {
-    const x = tensor(be, new Float64Array(B * shape.reduce((p, s) => p * s, 1)), [B, ...shape]);
+    const x = tensor(be, new Float64Array(B * sizeOf(shape)), [B, ...shape]);
     const t = tensor(be, new Float64Array(B).fill(0.5), [B]);
     const { grad } = valueAndGrad((p: NetworkParams) => sum(networkForward(p, model, x, t)))(
       params,

@@ -1,20 +1,24 @@
 /**
- * The foundation's vertical spike, on each backend: (a) DSM training of the ε-prediction MLP
- * on a 2-D mixture, (b) the same with the second-order (divergence) term, (c) the PF-ODE
- * log-likelihood of points under the exact mixture score with exact divergence and
- * per-example Dormand–Prince control, compared between float32 and float64.
+ * The foundation's vertical spike, on each backend, with the main trainer on two isotropic
+ * blobs (fixtures/two_blobs.json): (a) DSM training of the ε-prediction MLP, (b) flow matching
+ * with the second-order (divergence) term, (c) the PF-ODE log-likelihood of points under the
+ * exact mixture score with exact divergence and per-example Dormand–Prince control, compared
+ * between float32 and float64.
  */
 
-import { type Backend, referenceBackend, tensor, treeLeaves } from "../compute/mod.ts";
-import { GmmEpsTrainer, spikeConfig } from "../train/gmm_eps_trainer.ts";
-import { gmmLogpHost, gmmScore, TWO_BLOBS } from "../sde/gmm.ts";
+import { type Backend, referenceBackend, tensor } from "../compute/mod.ts";
+import { GmmModel } from "../data/gmm_model.ts";
+import { mixtureTrainer, spikeConfig } from "../train/tiny_run.ts";
 import { pfOdeLogLikelihood } from "../sde/likelihood.ts";
 import { VpSde } from "../sde/vp.ts";
 
+const ROOT = new URL("..", import.meta.url).pathname;
 const VP = new VpSde();
+const TWO_BLOBS = await GmmModel.load(`${ROOT}fixtures/two_blobs.json`, VP);
 
 export interface TrainFigures {
   backend: string;
+  objective: string;
   highOrder: number;
   batch: number;
   steps: number;
@@ -46,15 +50,16 @@ export async function spikeTraining(
   steps: number,
   batch: number,
 ): Promise<TrainFigures> {
-  const trainer = new GmmEpsTrainer(backend, { ...spikeConfig(highOrder), batch });
-  const warm = trainer.step();
+  const config = { ...spikeConfig(ROOT, highOrder), batch };
+  const trainer = await mixtureTrainer(config, backend, "f32");
+  const warm = trainer.trainStep();
   const firstLoss = await warm.item();
   warm.dispose();
   const before = backend.stats();
   let liveBytesAtStep10 = 0, lastLoss = NaN;
   const start = performance.now();
   for (let s = 1; s <= steps; s++) {
-    const loss = trainer.step();
+    const loss = trainer.trainStep();
     if (s === steps) lastLoss = await loss.item();
     loss.dispose();
     if (s === 10) liveBytesAtStep10 = backend.liveBytes();
@@ -63,6 +68,7 @@ export async function spikeTraining(
   const after = backend.stats();
   const figures = {
     backend: backend.name,
+    objective: config.objective,
     highOrder,
     batch,
     steps,
@@ -74,15 +80,7 @@ export async function spikeTraining(
     firstLoss,
     lastLoss,
   };
-  for (
-    const t of [
-      ...treeLeaves(trainer.params),
-      ...treeLeaves(trainer.adam.m),
-      ...treeLeaves(trainer.adam.v),
-    ]
-  ) {
-    t.dispose();
-  }
+  trainer.dispose();
   return figures;
 }
 
@@ -104,12 +102,8 @@ export async function spikeLikelihood(
 ): Promise<LikelihoodFigures> {
   const tMin = 1e-5;
   const x = tensor(backend, SPIKE_POINTS.flat(), [SPIKE_POINTS.length, 2], dtype);
-  const score = (xt: typeof x, t: typeof x) => {
-    const { alpha: a, sigma: s } = VP.alphaSigmaT(t);
-    return gmmScore(TWO_BLOBS, xt, a, s);
-  };
   const start = performance.now();
-  const r = await pfOdeLogLikelihood(score, VP, x, {
+  const r = await pfOdeLogLikelihood((xt, t) => TWO_BLOBS.score(xt, t), VP, x, {
     tMin,
     tMax: 1,
     rtol: 1e-5,
@@ -118,7 +112,7 @@ export async function spikeLikelihood(
   });
   const ms = performance.now() - start;
   x.dispose();
-  const exact = SPIKE_POINTS.map((p) => gmmLogpHost(TWO_BLOBS, VP.alpha(tMin), VP.sigma(tMin), p));
+  const exact = SPIKE_POINTS.map((p) => TWO_BLOBS.logpHost(p, tMin));
   const err = exact.reduce((s, e, i) => s + Math.abs(r.logp[i] - e), 0) / exact.length;
   return {
     backend: backend.name,

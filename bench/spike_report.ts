@@ -3,15 +3,15 @@
 import type { runSpike } from "./spike.ts";
 
 export function printSpike(spike: Awaited<ReturnType<typeof runSpike>>): void {
-  console.log("\ntraining (ε-MLP 3×128 SiLU, 2-D mixture):");
+  console.log("\ntraining (MLP 3×128 SiLU, two blobs; dsm: ε-prediction, flow: velocity):");
   console.log(
-    "backend     high-order  batch  ms/step  dispatches/step  pipelines  live@10      live@end     loss first→last",
+    "backend     objective  high-order  batch  ms/step  dispatches/step  pipelines  live@10      live@end     loss first→last",
   );
   for (const t of spike.training) {
     console.log(
-      `${t.backend.padEnd(11)} ${String(t.highOrder).padEnd(11)} ${String(t.batch).padEnd(6)} ${
-        t.msPerStep.toFixed(1).padStart(7)
-      }  ${t.dispatchesPerStep.toFixed(0).padStart(15)}  ${
+      `${t.backend.padEnd(11)} ${t.objective.padEnd(10)} ${String(t.highOrder).padEnd(11)} ${
+        String(t.batch).padEnd(6)
+      } ${t.msPerStep.toFixed(1).padStart(7)}  ${t.dispatchesPerStep.toFixed(0).padStart(15)}  ${
         String(t.pipelinesCompiled).padStart(9)
       }  ${String(t.liveBytesAtStep10).padEnd(11)}  ${String(t.liveBytesAtEnd).padEnd(11)}  ${
         t.firstLoss.toFixed(3)

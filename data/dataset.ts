@@ -12,7 +12,7 @@
  * const x = data.batch(order.subarray(0, 256)); // 256 × 2, row-major
  */
 
-import type { Rng } from "../compute/rng.ts";
+import { type Rng, sizeOf } from "../compute/mod.ts";
 import { sampleToy2d, type Toy2dName } from "./toy2d.ts";
 import type { PointSet } from "./points.ts";
 
@@ -78,7 +78,7 @@ export function pointsDataset(points: PointSet, description?: string): Dataset {
 
 /** Rows of a row-major n × ∏shape table, gathered into a fresh array (callers may mutate it). */
 function tableDataset(data: Float64Array, n: number, shape: number[], description: string) {
-  const d = shape.reduce((p, s) => p * s, 1);
+  const d = sizeOf(shape);
   if (data.length !== n * d) {
     throw new Error(`${description}: ${data.length} values for ${n} examples of ${d}`);
   }

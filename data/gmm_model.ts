@@ -68,6 +68,18 @@ export class GmmModel implements DiffusionModel {
     return new GmmModel(await loadGmmSpec(path), sde);
   }
 
+  /** Σ_k w_k N(μ_k, c_k² I) given in code rather than a file (tests' Gaussians, benchmarks). */
+  static isotropic(
+    mixture: { weights: number[]; means: number[][]; stds: number[] },
+    sde: Sde,
+  ): GmmModel {
+    const { weights, means, stds } = mixture;
+    return new GmmModel(
+      { source: "isotropic", weights, means, stds, shape: [means[0].length] },
+      sde,
+    );
+  }
+
   /** log p_t(x) = logsumexp_k [log w_k − ½D log 2π − ½Σ_d log v_kd − ½Σ_d z_kd²/v_kd], [B]. */
   logp(x: Tensor, t: Tensor): Tensor {
     return logsumexp(this.#terms(x, t).logits, [0]);

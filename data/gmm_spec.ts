@@ -6,6 +6,7 @@
  * was found.
  */
 
+import { sizeOf } from "../compute/mod.ts";
 import { InputError } from "../io/errors.ts";
 import { expandHome } from "../io/home_path.ts";
 import { symmetricEigen } from "./symmetric_eigen.ts";
@@ -108,7 +109,7 @@ export function parseGmmSpec(text: string, sourceName: string): GmmSpec {
     shape.forEach((s, i) => {
       if (!(Number.isInteger(s) && s > 0)) fail(`shape[${i}]`, "a positive integer", String(s));
     });
-    const size = shape.reduce((p, s) => p * s, 1);
+    const size = sizeOf(shape);
     if (size !== D) {
       fail("shape", `dimensions whose product is D = ${D}`, `[${shape}] (product ${size})`);
     }

@@ -11,6 +11,7 @@
 
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
+import { sizeOf } from "../compute/mod.ts";
 import { InputError } from "../io/errors.ts";
 import type { ImageSet, Split } from "./image_set.ts";
 
@@ -47,7 +48,7 @@ export function parseIdx(bytes: Uint8Array, ndims: number, source: string): IdxA
   if (dims.some((d) => d === 0)) {
     throw new InputError(`${source}: expected positive IDX sizes, found ${dims.join(" × ")}`);
   }
-  const need = dims.reduce((p, d) => p * d, 1), found = bytes.length - headerLen;
+  const need = sizeOf(dims), found = bytes.length - headerLen;
   if (found !== need) {
     throw new InputError(
       `${source}: the header's sizes ${dims.join(" × ")} need ${need} data bytes after the ` +

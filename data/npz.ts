@@ -9,6 +9,7 @@
  */
 
 import { unzipSync } from "fflate";
+import { sizeOf } from "../compute/mod.ts";
 import { InputError } from "../io/errors.ts";
 
 /** Reads an .npz file into its members' .npy bytes, keyed as numpy's `np.load` keys them. */
@@ -67,7 +68,7 @@ export function npyBytes(bytes: Uint8Array, source: string): NpyBytes {
   }
   const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
   const itemSize = Number(/(\d+)$/.exec(dtype)?.[1] ?? NaN);
-  const need = shape.reduce((p, d) => p * d, 1) * itemSize, offset = start + headerLen;
+  const need = sizeOf(shape) * itemSize, offset = start + headerLen;
   if (!(bytes.length - offset >= need)) {
     throw new InputError(
       `${source}: truncated: shape (${shape.join(", ")}) of ${dtype} needs ${need} data bytes ` +

@@ -11,6 +11,7 @@
  * const table = await loadPoints("~/xy.npy"); // a float .npy: continuous
  */
 
+import { sizeOf } from "../compute/mod.ts";
 import { InputError, UsageError } from "../io/errors.ts";
 import { expandHome } from "../io/home_path.ts";
 import { parseNpy } from "../io/npy.ts";
@@ -121,7 +122,7 @@ function fromRows(rows: number[][], path: string) {
 
 /** Finite everywhere; declared levels must also be whole numbers. */
 function checkValues(data: Float64Array, shape: number[], path: string, discrete: boolean) {
-  const d = shape.reduce((p, s) => p * s, 1);
+  const d = sizeOf(shape);
   const at = (k: number) => `row ${Math.floor(k / d)}, column ${k % d}`;
   const bad = data.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {

@@ -37,9 +37,12 @@ import {
   tidy,
 } from "../compute/mod.ts";
 import type { DiffusionModel } from "../sde/model.ts";
+import { perExample } from "../sde/parameterization.ts";
 import type { Sde } from "../sde/sde.ts";
 import { priorLogp } from "../sde/prior.ts";
-import { dequantize, type Quantization } from "./dequantization.ts";
+import { mean, meanStderr } from "../io/statistics.ts";
+import { dequantize } from "./dequantization.ts";
+import type { Quantization } from "../data/quantization.ts";
 
 export interface BoundOptions {
   /** the likelihood's t_min: the decoder's time, or t0 of truncated-normal start points */
@@ -108,16 +111,6 @@ function conditionalScale(sde: Sde, c: Continuation, t: number, lambda: number) 
   return { alpha, sigma: alpha * Math.exp(-lambda / 2) };
 }
 
-/** Mean and standard error of the mean of `v[from, from + n)`. */
-function meanStderr(v: ArrayLike<number>, from: number, n: number): [number, number] {
-  let m = 0;
-  for (let j = 0; j < n; j++) m += v[from + j];
-  m /= n;
-  let s2 = 0;
-  for (let j = 0; j < n; j++) s2 += (v[from + j] - m) ** 2;
-  return [m, n > 1 ? Math.sqrt(s2 / (n - 1) / n) : 0];
-}
-
 /** Repeats each example `n` times along the batch axis: [B, …] → [B·n, …]. */
 function repeatRows(x: Tensor, n: number): Tensor {
   const [b, ...rest] = x.shape;
@@ -170,8 +163,7 @@ export async function scoreFlowBound(
           slice(x, [b0, ...x.shape.slice(1).map(() => 0)], [b0 + nb, ...x.shape.slice(1)]),
           N,
         );
-        const col = (v: Float64Array) =>
-          tensor(x.backend, v, [rows, ...x.shape.slice(1).map(() => 1)], x.dtype);
+        const col = (v: Float64Array) => perExample(tensor(x.backend, v, [rows], x.dtype), k);
         const noise = (purpose: string) =>
           o.rng.derive(purpose).at(first * N * D).normal(x.backend, k.shape, x.dtype);
         // the start point of each draw, and log q of its dequantisation per row
@@ -246,12 +238,14 @@ export async function scoreFlowBound(
       total[r] = prior[r] + diffusion[r] + offset[r] + dequant[r];
     }
     for (let i = 0; i < nb; i++) {
-      const b = b0 + i;
-      [result.nll[b], result.stderr[b]] = meanStderr(total, i * N, N);
-      result.prior[b] = meanStderr(prior, i * N, N)[0];
-      result.diffusion[b] = meanStderr(diffusion, i * N, N)[0];
-      result.offset[b] = meanStderr(offset, i * N, N)[0];
-      result.dequantization[b] = meanStderr(dequant, i * N, N)[0];
+      const b = b0 + i, own = (v: Float64Array) => v.subarray(i * N, (i + 1) * N);
+      const nll = meanStderr(own(total), { ifFewerThanTwo: 0 });
+      result.nll[b] = nll.mean;
+      result.stderr[b] = nll.stderr;
+      result.prior[b] = mean(own(prior));
+      result.diffusion[b] = mean(own(diffusion));
+      result.offset[b] = mean(own(offset));
+      result.dequantization[b] = mean(own(dequant));
     }
   }
   return result;

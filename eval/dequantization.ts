@@ -12,18 +12,9 @@ import { add, mul, type Rng, square, sub, sumPerExample, type Tensor } from "../
 import type { Sde } from "../sde/sde.ts";
 import { erf } from "../sde/special.ts";
 import { VDM_UNIFORM_DEQUANT_GAMMA0 } from "../sde/vdm.ts";
+import type { Quantization } from "../data/quantization.ts";
 
 export type Dequantization = "none" | "uniform" | "truncated-normal";
-
-/** How stored integers map to model space: y = a·k + b, with 2^bits levels. */
-export interface Quantization {
-  bits: number;
-  a: number;
-  b: number;
-}
-
-/** The [−1, 1] scaling of 8-bit images: a = 2/256, b = −1 (bin centres at a(k + ½) + b). */
-export const EIGHT_BIT_SYMMETRIC: Quantization = { bits: 8, a: 2 / 256, b: -1 };
 
 export interface DequantizedBatch {
   /** the ODE's start point, model space */

@@ -10,6 +10,7 @@ import {
   type DType,
   noGrad,
   type Rng,
+  sizeOf,
   type Tensor,
   tensor,
   tidy,
@@ -17,7 +18,7 @@ import {
 import { add, mul } from "../compute/mod.ts";
 import type { Progress } from "../io/progress.ts";
 import { type LmBoundModel, lmChainBound } from "./lm_bound.ts";
-import type { Quantization } from "./dequantization.ts";
+import type { Quantization } from "../data/quantization.ts";
 
 export interface LmBoundOptions {
   backend: Backend;
@@ -36,7 +37,7 @@ export async function evaluateLmBound(
   o: LmBoundOptions,
   progress?: Progress,
 ): Promise<Float64Array> {
-  const D = model.shape.reduce((p, d) => p * d, 1), q = data.quantization;
+  const D = sizeOf(model.shape), q = data.quantization;
   const out = new Float64Array(data.n);
   for (let start = 0; start < data.n; start += o.batch) {
     const nb = Math.min(o.batch, data.n - start);

@@ -5,10 +5,19 @@
  * index so shards reproduce an unsharded run.
  */
 
-import { type Backend, type DType, noGrad, type Rng, type Tensor, tensor } from "../compute/mod.ts";
+import {
+  type Backend,
+  type DType,
+  noGrad,
+  type Rng,
+  sizeOf,
+  type Tensor,
+  tensor,
+} from "../compute/mod.ts";
 import type { DiffusionModel } from "../sde/model.ts";
 import { pfOdeLogLikelihood } from "../sde/likelihood.ts";
-import { type Dequantization, dequantize, type Quantization } from "./dequantization.ts";
+import { type Dequantization, dequantize } from "./dequantization.ts";
+import type { Quantization } from "../data/quantization.ts";
 import type { Progress } from "../io/progress.ts";
 
 export interface NllOptions {
@@ -50,7 +59,7 @@ export async function evaluateNll(
   progress?: Progress,
 ): Promise<ExampleResult[]> {
   const { sde } = model;
-  const D = model.shape.reduce((p, d) => p * d, 1);
+  const D = sizeOf(model.shape);
   const results: ExampleResult[] = [];
   for (let start = 0; start < data.n; start += o.batch) {
     const nb = Math.min(o.batch, data.n - start);

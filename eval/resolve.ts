@@ -1,4 +1,4 @@
-/** Model and data specs of the command line (`gmm:FILE`, `points:FILE`) resolved to objects. */
+/** The data spec of eval-nll (`gmm:FILE`, `points:FILE`, an image set) resolved to examples. */
 
 import type { Backend, DType, Rng } from "../compute/mod.ts";
 import { InputError, UsageError } from "../io/errors.ts";
@@ -6,8 +6,7 @@ import { loadGmmSpec } from "../data/gmm_spec.ts";
 import { GmmModel } from "../data/gmm_model.ts";
 import { loadPoints } from "../data/points.ts";
 import type { DiffusionModel } from "../sde/model.ts";
-import type { Sde } from "../sde/sde.ts";
-import { EIGHT_BIT_SYMMETRIC, type Quantization } from "./dequantization.ts";
+import { EIGHT_BIT_SYMMETRIC, type Quantization } from "../data/quantization.ts";
 import { isImageSpec, loadImageSpec, type Split } from "../data/image_set.ts";
 
 export interface EvalData {
@@ -24,23 +23,17 @@ export interface EvalData {
 /** Default number of examples drawn from a `gmm:` data spec. */
 export const GMM_DATA_DEFAULT_N = 1000;
 
-function splitSpec(flag: string, spec: string, kinds: string[]): [string, string] {
+/** `KIND:PATH` of a --data spec → its path. */
+function specPath(spec: string): string {
   const at = spec.indexOf(":");
   const kind = at < 0 ? spec : spec.slice(0, at);
-  if (!kinds.includes(kind) || at < 0 || at === spec.length - 1) {
+  if (!["gmm", "points"].includes(kind) || at < 0 || at === spec.length - 1) {
     throw new UsageError(
-      `${flag} ${JSON.stringify(spec)}: expected ${kinds.map((k) => `${k}:FILE`).join(" or ")}` +
-        (flag === "--data"
-          ? ", or an image dataset: mnist, fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR, images:DIR"
-          : ""),
+      `--data ${JSON.stringify(spec)}: expected gmm:FILE or points:FILE, or an image dataset: ` +
+        "mnist, fashion-mnist[:DIR], cifar10:DIR, imagenet32:DIR, images:DIR",
     );
   }
-  return [kind, spec.slice(at + 1)];
-}
-
-export async function resolveModel(spec: string, sde: Sde): Promise<GmmModel> {
-  const [, path] = splitSpec("--model", spec, ["gmm"]);
-  return new GmmModel(await loadGmmSpec(path), sde);
+  return spec.slice(at + 1);
 }
 
 export async function resolveData(
@@ -53,7 +46,7 @@ export async function resolveData(
   if (isImageSpec(spec)) {
     data = await imageData(spec, o.split ?? "test", o.limit);
   } else if (spec.startsWith("gmm:")) {
-    const path = splitSpec("--data", spec, ["gmm", "points"])[1];
+    const path = specPath(spec);
     const source = new GmmModel(await loadGmmSpec(path), model.sde);
     const n = o.limit ?? GMM_DATA_DEFAULT_N;
     const x = source.sample(o.rng, o.backend, n, o.dtype);
@@ -67,7 +60,7 @@ export async function resolveData(
     };
     x.dispose();
   } else {
-    const path = splitSpec("--data", spec, ["gmm", "points"])[1];
+    const path = specPath(spec);
     const p = await loadPoints(path);
     const n = Math.min(p.n, o.limit ?? p.n);
     data = {

@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../io/errors.ts";
+import { mean, meanStderr } from "../io/statistics.ts";
 import type { ExampleResult } from "./nll.ts";
 
 /** Everything that must agree between shards for their merge to mean anything. */
@@ -50,12 +51,8 @@ export interface BoundSettings {
   t_decoder: number;
 }
 
-const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-const stderr = (v: number[]) => {
-  if (v.length < 2) return 0;
-  const m = mean(v);
-  return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length);
-};
+/** A single example reports a standard error of 0. */
+const stderr = (v: number[]) => meanStderr(v, { ifFewerThanTwo: 0 }).stderr;
 
 /** The result document of `eval-nll --json` (without timings and backend, added by the command). */
 export function summarize(

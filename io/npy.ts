@@ -3,6 +3,7 @@
  * C order. Errors name the file, the byte offset and what was expected.
  */
 
+import { sizeOf } from "../compute/mod.ts";
 import { InputError } from "./errors.ts";
 
 export interface NpyArray {
@@ -58,7 +59,7 @@ export function parseNpy(bytes: Uint8Array, source: string): NpyArray {
     );
   }
   const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
-  const n = shape.reduce((p, d) => p * d, 1);
+  const n = sizeOf(shape);
   const offset = headerStart + headerLen;
   const [size, read] = reader;
   if (bytes.length < offset + n * size) {

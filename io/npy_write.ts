@@ -3,9 +3,11 @@
  * writes, readable by `numpy.load` and by `io/npy.ts`.
  */
 
+import { sizeOf } from "../compute/mod.ts";
+
 /** The bytes of a float32 array of `shape`. */
 export function encodeNpyF32(values: ArrayLike<number>, shape: readonly number[]): Uint8Array {
-  const count = shape.reduce((p, d) => p * d, 1);
+  const count = sizeOf(shape);
   if (count !== values.length) {
     throw new RangeError(
       `encodeNpyF32: shape [${shape}] holds ${count} values, got ${values.length}`,

@@ -15,6 +15,7 @@
  * ```
  */
 
+import { sizeOf } from "../compute/mod.ts";
 import { InputError } from "./errors.ts";
 
 export type SafeDType = "F32" | "F64";
@@ -36,7 +37,6 @@ const METADATA = "__metadata__";
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const isDType = (d: unknown): d is SafeDType => d === "F32" || d === "F64";
-const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /**
@@ -58,7 +58,7 @@ export function encodeSafetensors(
         `safetensors: tensor "${name}" is ${t.dtype} but holds a ${t.data.constructor.name}`,
       );
     }
-    if (!t.shape.every(isCount) || product(t.shape) !== t.data.length) {
+    if (!t.shape.every(isCount) || sizeOf(t.shape) !== t.data.length) {
       throw new Error(
         `safetensors: tensor "${name}" has ${t.data.length} values for shape [${t.shape}]`,
       );
@@ -143,7 +143,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
       );
     }
     const [begin, end] = offs as number[], d = dtype as SafeDType, s = shape as number[];
-    const need = product(s) * BYTES[d];
+    const need = sizeOf(s) * BYTES[d];
     if (need !== end - begin) {
       fail(
         `${at}: shape [${s}] of ${d} needs ${need} bytes but data_offsets [${begin}, ${end}] span ${
@@ -164,7 +164,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
 
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, { dtype, shape, begin }] of Object.entries(infos)) {
-    const count = product(shape), from = start + begin;
+    const count = sizeOf(shape), from = start + begin;
     // Copy out: a view into `bytes` would be misaligned for F64 after an odd number of F32s.
     const data = dtype === "F32" ? new Float32Array(count) : new Float64Array(count);
     if (HOST_LE) new Uint8Array(data.buffer).set(bytes.subarray(from, from + data.byteLength));

@@ -37,7 +37,12 @@ import { initResBlock, resBlock, type ResBlockParams, type ResBlockShape } from 
 import { sinusoidalEmbedding } from "./time_embedding.ts";
 import { plan, type UnetConfig } from "./unet_config.ts";
 
-export { type UnetConfig, unetParamCount, validateUnetConfig } from "./unet_config.ts";
+export {
+  type UnetConfig,
+  UnetConfigError,
+  unetParamCount,
+  validateUnetConfig,
+} from "./unet_config.ts";
 
 /** One down-path level's layers. */
 export type UnetDownLevel = {

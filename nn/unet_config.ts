@@ -87,10 +87,18 @@ export function unetParamCount(c: UnetConfig): number {
     conv2dParamCount(outWidth, c.outChannels ?? c.channels, 3);
 }
 
-/** Throws a RangeError naming the field when `c` does not describe a buildable network. */
+/** A config that does not describe a buildable network; `field` is the one at fault. */
+export class UnetConfigError extends RangeError {
+  override name = "UnetConfigError";
+  constructor(readonly field: keyof UnetConfig, why: string) {
+    super(`UnetConfig.${field}: ${why}`);
+  }
+}
+
+/** Throws a UnetConfigError naming the field when `c` does not describe a buildable network. */
 export function validateUnetConfig(c: UnetConfig): void {
-  const fail = (field: string, why: string) => {
-    throw new RangeError(`UnetConfig.${field}: ${why}`);
+  const fail = (field: keyof UnetConfig, why: string) => {
+    throw new UnetConfigError(field, why);
   };
   for (
     const f of ["channels", "resolution", "base", "resBlocks", "groups", "timeFeatures"] as const

@@ -12,6 +12,7 @@
  * ```
  */
 
+import { sizeOf } from "../compute/mod.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { UsageError } from "../io/errors.ts";
 import { encodePng, imageGrid, toPixelBytes } from "../io/png.ts";
@@ -85,7 +86,7 @@ export async function writeDetailReport(
   logp: Float64Array,
   shape: readonly number[],
 ): Promise<DetailReport> {
-  const n = logp.length, D = shape.reduce((p, s) => p * s, 1);
+  const n = logp.length, D = sizeOf(shape);
   const sizes = pngSizes(values, n, shape);
   const nll = Array.from(logp, (v) => -v);
   const rows = nll.map((v, i) => `${i},${sizes[i]},${v},${v / (D * Math.LN2)}`);

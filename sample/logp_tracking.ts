@@ -15,7 +15,6 @@ import {
   divergence,
   type DivergenceMethod,
   mul,
-  reshape,
   sub,
   sumPerExample,
   type Tensor,
@@ -116,9 +115,4 @@ export function reverseSdeLogpIncrement(
   const g2 = sde.diffusion2(t);
   const drift = sub(mul(dotPerExample(s, s), -0.5 * g2 * dt), D * sde.driftCoef(t) * dt);
   return add(drift, mul(dotPerExample(s, z), Math.sqrt(g2 * Math.abs(dt))));
-}
-
-/** A [B] tensor as [B, 1, …] to scale examples of x's shape. */
-export function perExample(v: Tensor, like: Tensor): Tensor {
-  return reshape(v, [like.shape[0], ...like.shape.slice(1).map(() => 1)]);
 }

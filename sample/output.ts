@@ -6,6 +6,7 @@
  */
 
 import { dirname, extname, resolve } from "node:path";
+import { sizeOf } from "../compute/mod.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { RuntimeFailure, UsageError } from "../io/errors.ts";
 import { encodeNpyF32 } from "../io/npy_write.ts";
@@ -81,7 +82,7 @@ export async function writeSamples(
 ): Promise<void> {
   checkOutputPath(path, shape);
   const ext = extname(path).toLowerCase();
-  const d = shape.reduce((p, s) => p * s, 1);
+  const d = sizeOf(shape);
   let bytes: Uint8Array | string;
   if (ext === ".npy") bytes = encodeNpyF32(values, [n, ...shape]);
   else if (ext === ".json") {

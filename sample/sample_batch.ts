@@ -15,6 +15,7 @@ import {
   mul,
   noGrad,
   type Rng,
+  sizeOf,
   type Tensor,
   tensor,
   tidy,
@@ -70,7 +71,7 @@ export async function sampleBatch(
 ): Promise<BatchResult> {
   const { sde } = model, { sampler, track, backend, dtype } = o;
   const shape = [nb, ...model.shape];
-  const D = model.shape.reduce((p, d) => p * d, 1);
+  const D = sizeOf(model.shape);
   const keyed = (r: Rng) => r.at(first * D);
   const perSample = (v: number) => new Int32Array(nb).fill(v);
   const score = (x: Tensor, t: Tensor) => model.score(x, t);
@@ -109,13 +110,13 @@ export async function sampleBatch(
       const r = eulerMaruyama(score, sde, xT, grid, o.rng, { noise, logp });
       [x, ell, nfe, steps] = [r.x, r.logp, perSample(r.nfe), perSample(sampler.steps)];
     } else if (sampler.kind === "lm") {
-      // Likelihood Matching's chain on a log-SNR grid (no tracking: refused in run_sample.ts);
+      // Likelihood Matching's chain on a log-SNR grid (no tracking: refused in cli/sample_run.ts);
       // it positions each step's streams at this batch's first example itself
       const grid = logSnrGrid(sde, sde.T, o.tMin, sampler.steps);
       const r = lmSample(model, sde, xT, grid, o.rng.derive("lm"), first);
       [x, nfe, steps] = [r.x, perSample(r.nfe), perSample(sampler.steps)];
     } else if (sampler.kind === "pc") {
-      // no log-density tracking: the command refuses --track-logp with pc (see run_sample.ts)
+      // no log-density tracking: the command refuses --track-logp with pc (see cli/sample_run.ts)
       const grid = uniformTimeGrid(sde.T, o.tMin, sampler.steps);
       const r = predictorCorrector(score, sde, xT, grid, o.rng, {
         snr: sampler.snr,

@@ -3,13 +3,12 @@
  * detail report's correlations (`detail_report.ts`) when one was written.
  */
 
+import { meanStderr } from "../io/statistics.ts";
 import { type DetailReport, detailReportLine } from "./detail_report.ts";
 
 /** Per-sample log p_{t_min} with its mean, standard error and bits/dim in model space. */
 export function logpSummary(logp: Float64Array, D: number) {
-  const n = logp.length;
-  const m = logp.reduce((s, v) => s + v, 0) / n;
-  const se = n > 1 ? Math.sqrt(logp.reduce((s, v) => s + (v - m) ** 2, 0) / (n - 1) / n) : NaN;
+  const { mean: m, stderr: se } = meanStderr(logp);
   return {
     logp_nats: Array.from(logp),
     logp_mean: m,

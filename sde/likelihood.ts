@@ -9,7 +9,6 @@ import {
   type DivergenceMethod,
   mul,
   noGrad,
-  reshape,
   stopGradient,
   sub,
   type Tensor,
@@ -20,6 +19,7 @@ import { DORMAND_PRINCE } from "./ode/tableaus.ts";
 import type { Sde } from "./sde.ts";
 import { priorLogp } from "./prior.ts";
 import { mapPerExample } from "./host_times.ts";
+import { perExample } from "./parameterization.ts";
 
 /** A score function of per-example times: x [B, …], t [B] → [B, …]. */
 export type ScoreFn = (x: Tensor, t: Tensor) => Tensor;
@@ -52,9 +52,8 @@ export interface LikelihoodResult {
 export function pfOdeDrift(score: ScoreFn, sde: Sde): (x: Tensor, t: Tensor) => Tensor {
   return (x, t) => {
     const { f, g2 } = sde.driftDiffusionT(t);
-    const col = (v: Tensor) => reshape(v, [x.shape[0], ...x.shape.slice(1).map(() => 1)]);
     const halfG2 = mapPerExample(g2, (v) => 0.5 * v, (v) => mul(v, 0.5));
-    return sub(mul(col(f), x), mul(col(halfG2), score(x, t)));
+    return sub(mul(perExample(f, x), x), mul(perExample(halfG2, x), score(x, t)));
   };
 }
 

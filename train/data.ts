@@ -5,14 +5,14 @@
  * back in level units with their quantisation; the trainer maps them to model space.
  */
 
-import { referenceBackend, type Rng } from "../compute/mod.ts";
+import { referenceBackend, type Rng, sizeOf } from "../compute/mod.ts";
 import { type Dataset, pointsDataset, toyDataset } from "../data/dataset.ts";
 import { GmmModel } from "../data/gmm_model.ts";
 import { loadGmmSpec } from "../data/gmm_spec.ts";
 import { loadPoints } from "../data/points.ts";
 import { parseToySpec } from "../data/toy2d.ts";
 import { UsageError } from "../io/errors.ts";
-import { EIGHT_BIT_SYMMETRIC, type Quantization } from "../eval/dequantization.ts";
+import { EIGHT_BIT_SYMMETRIC, type Quantization } from "../data/quantization.ts";
 import { imageDataset } from "../data/image_dataset.ts";
 import { isImageSpec, loadImageSpec } from "../data/image_set.ts";
 import type { Sde } from "../sde/sde.ts";
@@ -73,7 +73,7 @@ export async function resolveTrainData(
     const heldOut = await gmmRows(model, HELD_OUT, rng.derive("heldout"));
     // entropy by Monte Carlo over 20 000 fresh points (standard error ~0.01 nats in 2-D)
     const probe = await gmmRows(model, 20000, rng.derive("entropy"));
-    const D = model.shape.reduce((p, d) => p * d, 1);
+    const D = sizeOf(model.shape);
     let h = 0;
     for (let i = 0; i < 20000; i++) h -= model.logpHost([...probe.subarray(i * D, (i + 1) * D)], 0);
     return {
@@ -92,7 +92,7 @@ export async function resolveTrainData(
   if (spec.startsWith("points:")) {
     const p = await loadPoints(spec.slice(7));
     const nTest = Math.max(1, Math.floor(p.n / 10));
-    const d = p.shape.reduce((a, s) => a * s, 1);
+    const d = sizeOf(p.shape);
     const nTr = p.n - nTest;
     if (nTr < 1) throw new UsageError(`${spec}: too few examples (${p.n}) to hold out a test set`);
     return {

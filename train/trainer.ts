@@ -15,6 +15,7 @@ import {
   type Tensor,
   tensor,
   tidy,
+  treeLeaves,
   valueAndGrad,
 } from "../compute/mod.ts";
 import { type Dataset, shuffledOrder } from "../data/dataset.ts";
@@ -23,7 +24,7 @@ import { initCovarianceHead } from "../nn/covariance_head.ts";
 import { lmObjective } from "./objectives/lm.ts";
 import type { LmParams, Objective, TrainParams } from "./objectives/objective.ts";
 import { NetworkScoreModel } from "../nn/score_network.ts";
-import type { Quantization } from "../eval/dequantization.ts";
+import type { Quantization } from "../data/quantization.ts";
 import { sdeFromJson } from "../sde/processes.ts";
 import type { Sde } from "../sde/sde.ts";
 import type { TrainConfig } from "./config.ts";
@@ -160,6 +161,12 @@ export class Trainer {
     });
     this.step++;
     return loss;
+  }
+
+  /** Frees the weights, their average and Adam's moments: the device memory the run holds. */
+  dispose(): void {
+    const { params, ema, adam } = this;
+    for (const tree of [params, ema, adam.m, adam.v]) treeLeaves(tree).forEach((t) => t.dispose());
   }
 
   /**

@@ -26,14 +26,13 @@ import {
   type Tensor,
   tidy,
 } from "../../compute/mod.ts";
+import type { ScoreFn } from "../../sde/likelihood.ts";
 import type { Sde } from "../../sde/sde.ts";
 import {
   logpRateDeterministic,
   reverseSdeLogpIncrement,
   scoreAndLaplacian,
 } from "../logp_tracking.ts";
-
-export type ScoreFn = (x: Tensor, t: Tensor) => Tensor;
 
 /** N + 1 equally spaced times from `from` to `to` (N steps). */
 export function uniformTimeGrid(from: number, to: number, steps: number): number[] {

@@ -31,9 +31,10 @@ import {
   type Tensor,
   tidy,
 } from "../../compute/mod.ts";
+import type { ScoreFn } from "../../sde/likelihood.ts";
 import type { Sde } from "../../sde/sde.ts";
-import { perExample } from "../logp_tracking.ts";
-import { eulerMaruyamaStep, type ScoreFn } from "./euler_maruyama.ts";
+import { perExample } from "../../sde/parameterization.ts";
+import { eulerMaruyamaStep } from "./euler_maruyama.ts";
 
 /** score_sde's default target signal-to-noise ratio of the Langevin corrector. */
 export const DEFAULT_SNR = 0.16;

@@ -5,16 +5,8 @@
  * h = min(100·h0, (0.01 / max(d1, d2))^(1/p)). Costs one call to f and two readbacks.
  */
 
-import {
-  add,
-  mul,
-  noGrad,
-  reshape,
-  sub,
-  type Tensor,
-  tensorWithHostCopy,
-  tidy,
-} from "../../compute/mod.ts";
+import { add, mul, noGrad, sub, type Tensor, tensorWithHostCopy, tidy } from "../../compute/mod.ts";
+import { perExample } from "../parameterization.ts";
 import { errorMeanSquare, readNorms } from "./error_norm.ts";
 import type { OdeFn } from "./rk_step.ts";
 
@@ -41,9 +33,7 @@ export async function initialStepSize(
   );
   const [d2] = await readNorms(tidy(() => {
     const hT = upload(h0.map((h) => dir * h));
-    const y1 = noGrad(() =>
-      y0.map((y, c) => add(y, mul(f0[c], reshape(hT, [B, ...y.shape.slice(1).map(() => 1)]))))
-    );
+    const y1 = noGrad(() => y0.map((y, c) => add(y, mul(f0[c], perExample(hT, y)))));
     const f1 = f(upload(h0.map((h) => t0 + dir * h)), y1);
     return [norm(noGrad(() => f1.map((v, c) => sub(v, f0[c]))))];
   }));

@@ -8,13 +8,13 @@
 import {
   mul,
   noGrad,
-  reshape,
   stopGradient,
   type Tensor,
   tensorWithHostCopy,
   tidy,
   where,
 } from "../../compute/mod.ts";
+import { perExample } from "../parameterization.ts";
 import { errorMeanSquare, readNorms } from "./error_norm.ts";
 import { initialStepSize } from "./initial_step.ts";
 import { solveFixed } from "./fixed.ts";
@@ -118,7 +118,6 @@ export async function solveOde(
   const expo = 1 / (tab.embeddedOrder + 1);
   const t = new Float64Array(B).fill(t0);
   const done = new Uint8Array(B);
-  const col = (v: Tensor, like: Tensor) => reshape(v, [B, ...like.shape.slice(1).map(() => 1)]);
   const norm2 = (err: Tensor[], ya: Tensor[], yb: Tensor[]) =>
     noGrad(() => errorMeanSquare(err, ya, yb, rtol, atol));
 
@@ -160,7 +159,7 @@ export async function solveOde(
           y,
           k,
           (i) => upload(stageT(tab.c[i])),
-          (c, v) => mul(v, col(hT, y[c])),
+          (c, v) => mul(v, perExample(hT, y[c])),
           true,
         );
         counts.nfe += s.calls;
@@ -178,8 +177,8 @@ export async function solveOde(
         next = tidy(() => {
           const acc = upload(accept);
           return noGrad(() => ({
-            y: cand.y.map((v, c) => where(col(acc, v), v, y[c])),
-            k: cand.k && cand.k.map((v, c) => where(col(acc, v), v, k![c])),
+            y: cand.y.map((v, c) => where(perExample(acc, v), v, y[c])),
+            k: cand.k && cand.k.map((v, c) => where(perExample(acc, v), v, k![c])),
           }));
         });
       } finally {

@@ -1,8 +1,9 @@
 import { eachBackend } from "../_helpers/backends.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
-import { add, div, grad, mul, referenceBackend, reshape, sum, tensor } from "../../compute/mod.ts";
+import { add, div, grad, mul, referenceBackend, sum, tensor } from "../../compute/mod.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
+import { perExample } from "../../sde/parameterization.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { denseAt, fixture, probePoints } from "./gmm_oracle.ts";
 
@@ -75,8 +76,10 @@ Deno.test("gmm: denoising mean equals Tweedie's (x + σ² score)/α (float64)", 
     const x = tensor(be, xs.flat(), [xs.length, m.D], "f64");
     const t = tensor(be, ts, [ts.length], "f64");
     const { alpha, sigma } = VP.alphaSigmaT(t);
-    const col = (v: typeof alpha) => reshape(v, [xs.length, 1]);
-    const tweedie = div(add(x, mul(col(mul(sigma, sigma)), m.score(x, t))), col(alpha));
+    const tweedie = div(
+      add(x, mul(perExample(mul(sigma, sigma), x), m.score(x, t))),
+      perExample(alpha, x),
+    );
     assertAllClose(
       await m.denoisingMean(x, t).read(),
       await tweedie.read(),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { eachBackend } from "../_helpers/backends.ts";
 import { mul, Rng, type Tensor, tensor } from "../../compute/mod.ts";
-import { gmmScore, type IsoGmm } from "../../sde/gmm.ts";
+import { GmmModel } from "../../data/gmm_model.ts";
 import type { DiffusionModel } from "../../sde/model.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { scoreFlowBound } from "../../eval/bound.ts";
@@ -9,7 +9,7 @@ import { scoreFlowBound } from "../../eval/bound.ts";
 const vp = new VpSde();
 const D = 4, C = 0.7;
 const MU = [0.5, -1, 0.25, 2];
-const GAUSS: IsoGmm = { weights: [1], means: [MU], stds: [C] };
+const GAUSS = GmmModel.isotropic({ weights: [1], means: [MU], stds: [C] }, vp);
 const X = [[0.3, -0.6, 1.1, 2.4], [-0.5, -1.4, 0, 1.2]];
 const T_MIN = 1e-5;
 
@@ -19,10 +19,7 @@ function model(k: number): DiffusionModel {
     sde: vp,
     shape: [D],
     description: `${k}·exact Gaussian score`,
-    score: (x: Tensor, t: Tensor) => {
-      const { alpha, sigma } = vp.alphaSigmaT(t);
-      return mul(gmmScore(GAUSS, x, alpha, sigma), k);
-    },
+    score: (x: Tensor, t: Tensor) => mul(GAUSS.score(x, t), k),
   };
 }
 

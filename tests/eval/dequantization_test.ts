@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { eachBackend } from "../_helpers/backends.ts";
 import { Rng, tensor } from "../../compute/mod.ts";
-import { dequantize, EIGHT_BIT_SYMMETRIC, truncationBound } from "../../eval/dequantization.ts";
+import { dequantize, truncationBound } from "../../eval/dequantization.ts";
+import { EIGHT_BIT_SYMMETRIC } from "../../data/quantization.ts";
 import { erf } from "../../sde/special.ts";
 import { makeSde } from "../../sde/processes.ts";
 

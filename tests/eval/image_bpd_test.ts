@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { encode } from "fast-png";
 import { runMain } from "../_helpers/cli.ts";
+import { meanStderr } from "../../io/statistics.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { erf } from "../../sde/special.ts";
 
@@ -111,7 +112,6 @@ Deno.test("image bpd: truncated-normal dequantisation matches its closed form", 
     const logq = -(D / 2) * Math.log(2 * Math.PI * s0 * s0) - D * Math.log(z) - D * m2 / 2;
     return doc.per_example[i].nll_nats + (logp - logq);
   });
-  const n = residuals.length, mean = residuals.reduce((s, r) => s + r, 0) / n;
-  const se = Math.sqrt(residuals.reduce((s, r) => s + (r - mean) ** 2, 0) / (n - 1) / n);
+  const { mean, stderr: se } = meanStderr(residuals);
   assert.ok(Math.abs(mean) < 4 * se, `mean residual ${mean} nats, standard error ${se}`);
 });

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { eachBackend } from "../_helpers/backends.ts";
-import { Rng } from "../../compute/mod.ts";
+import { Rng, sizeOf } from "../../compute/mod.ts";
 import { loadGmmSpec } from "../../data/gmm_spec.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { evaluateNll, type NllOptions } from "../../eval/nll.ts";
+import { meanStderr } from "../../io/statistics.ts";
 
 const vp = new VpSde();
 const T_MIN = 1e-5;
@@ -39,7 +40,7 @@ for (const [file, n] of [["mix2d.json", 8], ["mix10d.json", 6]] as const) {
     `${file}: ODE log-likelihood with the mixture's own p_T equals the closed form (1e-3 nats)`,
     async (c) => {
       const model = new GmmModel(await loadGmmSpec(fixture(file)), vp);
-      const D = model.shape.reduce((p, d) => p * d, 1);
+      const D = sizeOf(model.shape);
       const values = await points(model, n);
       const r = await evaluateNll(model, { values, n, quantization: null }, options(c));
       r.forEach((e, i) => {
@@ -71,9 +72,7 @@ Deno.test("mix10d.json: Hutchinson agrees with the exact value within 4 standard
       })),
   );
   for (let i = 0; i < n; i++) {
-    const v = runs.map((r) => r[i].nll);
-    const m = v.reduce((a, b) => a + b) / v.length;
-    const se = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length);
+    const { mean: m, stderr: se } = meanStderr(runs.map((r) => r[i].nll));
     assert.ok(se > 0, "Hutchinson estimates must vary between probes");
     assert.ok(
       Math.abs(m - exact[i].nll) < 4 * se,

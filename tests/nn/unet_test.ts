@@ -21,6 +21,7 @@ import {
 import {
   initUnet,
   type UnetConfig,
+  UnetConfigError,
   unetForward,
   unetParamCount,
   type UnetParams,
@@ -224,4 +225,20 @@ Deno.test("U-Net: validateUnetConfig names the field at fault", () => {
     }, field);
   }
   validateUnetConfig({ ...tiny, resolution: 28, mults: [1, 2, 2], attnResolutions: [7] });
+});
+
+Deno.test("U-Net: validateUnetConfig's error carries the field, so a caller can name its own flag", () => {
+  const cases: [Partial<UnetConfig>, keyof UnetConfig][] = [
+    [{ resolution: 6, mults: [1, 2, 2] }, "resolution"],
+    [{ groups: 3 }, "groups"],
+    [{ attnResolutions: [2] }, "attnResolutions"],
+    [{ dropout: 1 }, "dropout"],
+  ];
+  for (const [change, field] of cases) {
+    assert.throws(
+      () => validateUnetConfig({ ...tiny, ...change }),
+      (e: unknown) => e instanceof UnetConfigError && e.field === field,
+      field,
+    );
+  }
 });

@@ -8,11 +8,11 @@ import {
   densityGuidanceRule,
   densityGuidanceSample,
   predictedShift,
-} from "../../sample/density_guidance.ts";
-import { stochasticGuidanceSample } from "../../sample/stochastic_guidance.ts";
-import { priorGuidanceSample } from "../../sample/prior_guidance.ts";
-import { flowCoefs, scaledFlowRates } from "../../sample/guidance_flow.ts";
-import { scoreTerms } from "../../sample/guidance_score_terms.ts";
+} from "../../sample/guidance/density.ts";
+import { stochasticGuidanceSample } from "../../sample/guidance/stochastic.ts";
+import { priorGuidanceSample } from "../../sample/guidance/prior.ts";
+import { flowCoefs, scaledFlowRates } from "../../sample/flow/scaled.ts";
+import { scoreTerms } from "../../sample/flow/score_terms.ts";
 import { logpRateDeterministic } from "../../sample/logp_tracking.ts";
 import { assertAllClose } from "../_helpers/all_close.ts";
 import { gpuTest } from "../_helpers/backends.ts";

@@ -3,7 +3,7 @@ import { type Backend, type DType, referenceBackend, Rng, tensor } from "../../c
 import { GmmModel } from "../../data/gmm_model.ts";
 import { parseGmmSpec } from "../../data/gmm_spec.ts";
 import { VpSde } from "../../sde/vp.ts";
-import { hdModeSample } from "../../sample/hd_mode.ts";
+import { hdModeSample } from "../../sample/hd/hd_mode.ts";
 import { assertAllClose, maxRelativeError } from "../_helpers/all_close.ts";
 import { gpuTest } from "../_helpers/backends.ts";
 import { tol } from "../_helpers/tolerances.ts";

@@ -7,6 +7,7 @@
 
 import { mul, referenceBackend, Rng, type Tensor } from "../../compute/mod.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
+import type { ScoreFn } from "../../sde/likelihood.ts";
 import { VpSde } from "../../sde/vp.ts";
 import { eulerMaruyama, uniformTimeGrid } from "../../sample/samplers/euler_maruyama.ts";
 import { predictorCorrector } from "../../sample/samplers/predictor_corrector.ts";
@@ -30,7 +31,7 @@ function worstZ(x: ArrayLike<number>, n: number, model: GmmModel): number {
   return z;
 }
 
-type Sampler = (score: (x: Tensor, t: Tensor) => Tensor, xT: Tensor, rng: Rng) => Promise<Tensor>;
+type Sampler = (score: ScoreFn, xT: Tensor, rng: Rng) => Promise<Tensor>;
 
 const SAMPLERS: Record<string, Sampler> = {
   // 200 reverse-SDE steps: the O(1/N) bias is well inside 4 s.e. of ≤ 1000 draws

@@ -12,10 +12,10 @@ import {
 import { GmmModel } from "../../data/gmm_model.ts";
 import { parseGmmSpec } from "../../data/gmm_spec.ts";
 import { VpSde } from "../../sde/vp.ts";
-import { scoreAlignment } from "../../sample/score_alignment.ts";
-import { hdModeSample } from "../../sample/hd_mode.ts";
-import { priorGuidanceRadius, priorGuidanceSample } from "../../sample/prior_guidance.ts";
-import { rescaleToNorm } from "../../sample/guidance_latents.ts";
+import { scoreAlignment } from "../../sample/guidance/score_alignment.ts";
+import { hdModeSample } from "../../sample/hd/hd_mode.ts";
+import { priorGuidanceRadius, priorGuidanceSample } from "../../sample/guidance/prior.ts";
+import { rescaleToNorm } from "../../sample/guidance/latents.ts";
 import { gpuTest } from "../_helpers/backends.ts";
 import { tol } from "../_helpers/tolerances.ts";
 

@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
 import { eachBackend } from "../_helpers/backends.ts";
-import {
-  type Backend,
-  type DType,
-  referenceBackend,
-  type Tensor,
-  tensor,
-} from "../../compute/mod.ts";
-import { gmmLogpHost, gmmScore, TWO_BLOBS } from "../../sde/gmm.ts";
+import { type Backend, type DType, referenceBackend, tensor } from "../../compute/mod.ts";
+import { GmmModel } from "../../data/gmm_model.ts";
 import { pfOdeLogLikelihood } from "../../sde/likelihood.ts";
 import { VpSde } from "../../sde/vp.ts";
+import { fixture } from "../data/gmm_oracle.ts";
 
 const VP = new VpSde();
+const TWO_BLOBS = await GmmModel.load(fixture("two_blobs.json"), VP);
 
 const POINTS = [[-2, 0.5], [1.5, -1], [-0.2, -0.3], [0.9, -1.6], [3, -2]];
 const T_MIN = 1e-5;
@@ -22,14 +18,10 @@ async function logLikelihood(
   divergence: "exact" | [number, number],
 ) {
   const x = tensor(backend, POINTS.flat(), [POINTS.length, 2], dtype);
-  const score = (xt: Tensor, t: Tensor) => {
-    const { alpha: a, sigma: s } = VP.alphaSigmaT(t);
-    return gmmScore(TWO_BLOBS, xt, a, s);
-  };
   const probe = divergence === "exact"
     ? null
     : tensor(backend, POINTS.flatMap(() => divergence), [POINTS.length, 2], dtype);
-  return await pfOdeLogLikelihood(score, VP, x, {
+  return await pfOdeLogLikelihood((xt, t) => TWO_BLOBS.score(xt, t), VP, x, {
     tMin: T_MIN,
     tMax: 1,
     rtol: 1e-5,
@@ -45,9 +37,8 @@ eachBackend(
   "PF-ODE log-likelihood under the exact mixture score matches the closed form",
   async (k) => {
     const r = await logLikelihood(k.backend, k.dtype, "exact");
-    const a = VP.alpha(T_MIN), s = VP.sigma(T_MIN);
     POINTS.forEach((p, i) => {
-      const exact = gmmLogpHost(TWO_BLOBS, a, s, p);
+      const exact = TWO_BLOBS.logpHost(p, T_MIN);
       assert.ok(
         Math.abs(r.logp[i] - exact) < 0.02,
         `point ${p}: ${r.logp[i]} vs closed form ${exact}`,

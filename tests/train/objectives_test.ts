@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { eachBackend } from "../_helpers/backends.ts";
 import { add, mul, Rng, type Tensor, tensor } from "../../compute/mod.ts";
-import { gmmScore, type IsoGmm } from "../../sde/gmm.ts";
+import { GmmModel } from "../../data/gmm_model.ts";
+import { meanStderr } from "../../io/statistics.ts";
 import { makeSde } from "../../sde/processes.ts";
 import type { Sde } from "../../sde/sde.ts";
 import { epsFromScore, velocityFromEpsX0, x0FromEps } from "../../sde/parameterization.ts";
@@ -17,14 +18,12 @@ import {
 // each t (docs/MATH.md §3): E ½‖σs + z‖² = ½ D α²c²/v and, for the velocity, ½ D c²/v (α² + σ² = 1),
 // v = α²c² + σ². Losses averaged over a large batch must match the time integrals within 4 s.e.
 const D = 3, C = 0.6, MU = [0.5, -1, 2];
-const GAUSS: IsoGmm = { weights: [1], means: [MU], stds: [C] };
+const GAUSS = { weights: [1], means: [MU], stds: [C] };
 const N = 20000;
 
 function exactScore(sde: Sde) {
-  return (x: Tensor, t: Tensor) => {
-    const m = sde.alphaSigmaT(t);
-    return gmmScore(GAUSS, x, m.alpha, m.sigma);
-  };
+  const data = GmmModel.isotropic(GAUSS, sde);
+  return (x: Tensor, t: Tensor) => data.score(x, t);
 }
 
 /** F̂ = E[α ε − σ x0 | x_t] from the exact score (through ε̂ and x̂0). */
@@ -46,10 +45,8 @@ function draw(backend: Parameters<typeof tensor>[0], dtype: "f32" | "f64", seed:
 }
 
 async function meanSe(t: Tensor): Promise<[number, number]> {
-  const v = Array.from(await t.read());
-  const m = v.reduce((a, b) => a + b, 0) / v.length;
-  const se = Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length);
-  return [m, se];
+  const { mean, stderr } = meanStderr(await t.read());
+  return [mean, stderr];
 }
 
 /** ∫ f(t) dt over [a, b] by Simpson's rule. */

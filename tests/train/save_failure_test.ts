@@ -10,7 +10,7 @@ import { referenceBackend } from "../../compute/mod.ts";
 import { diskWriter, type FileWriter } from "../../io/atomic.ts";
 import { loadCheckpointPair } from "../../io/checkpoint_pair.ts";
 import { exitCodeOf, formatError, RuntimeFailure } from "../../io/errors.ts";
-import { type RunOptions, runTraining } from "../../train/run.ts";
+import { type RunOptions, runTraining } from "../../cli/train_run.ts";
 import { TINY_CONFIG } from "../../train/tiny_run.ts";
 import { MetricsLog } from "../../train/metrics_log.ts";
 import { ROOT } from "../_helpers/cli.ts";

@@ -65,11 +65,6 @@ export function dsmLoss(
   return { loss: mul(sq, tensor(x0.backend, w, [w.length], x0.dtype)) };
 }
 
-/** ½‖ε̂(x_t, t) − z‖² at given noisy inputs (ε-prediction, simple weighting). */
-export function dsmEpsLoss(eps: Network, xt: Tensor, t: Tensor, z: Tensor): Tensor {
-  return mul(sumPerExample(square(sub(eps(xt, t), z))), 0.5);
-}
-
 /**
  * The step's DSM loss: noise from the stream's "noise", times uniform in t or, with
  * `--time-sampling importance`, uniform in λ with the importance normaliser Z.

@@ -9,6 +9,7 @@
 import { add, mean, mul, reshape, type Tensor, tensor } from "../../compute/mod.ts";
 import type { Rng } from "../../compute/mod.ts";
 import { covarianceHead } from "../../nn/covariance_head.ts";
+import type { ScoreFn } from "../../sde/likelihood.ts";
 import { scoreFromPrediction } from "../../sde/parameterization.ts";
 import type { Sde } from "../../sde/sde.ts";
 import { quasiNll } from "../../sde/lm/quasi_nll.ts";
@@ -21,7 +22,6 @@ import {
 } from "../../sde/lm/transition.ts";
 import type { LmParams, Objective } from "./objective.ts";
 
-export type ScoreFn = (x: Tensor, t: Tensor) => Tensor;
 export type CovarianceFn = (x: Tensor, t: Tensor) => LowRank;
 
 export interface LmBatch {

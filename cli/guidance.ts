@@ -1,0 +1,112 @@
+/**
+ * `guidance`: steering log p_0 (docs/MATH.md §5) — density guidance (`--q`, with `--noise` its
+ * stochastic form), prior guidance (`--prior-q`) — or measuring score alignment
+ * (`--score-alignment`). Exactly one mode per run; every conflict names both flags.
+ */
+
+import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { UsageError } from "../io/errors.ts";
+import { positiveInt, positiveNumber, probability } from "./flags.ts";
+import { addFlowOptions } from "./flow_command.ts";
+import { type GuidanceFlags, runGuidance } from "./guidance_run.ts";
+
+export const describe =
+  "density guidance (--q, --noise), prior guidance (--prior-q) or score alignment of latents";
+
+/** "a,b" → [a, b] (two numbers; the range is checked once t_min is known). */
+function windowFlag(v: string): [number, number] {
+  const parts = v.split(",").map((p) => Number(p));
+  if (
+    parts.length !== 2 || v.split(",").some((p) => p.trim() === "") || !parts.every(Number.isFinite)
+  ) {
+    throw new InvalidArgumentError(`--noise-window must be two times t0,t1, got ${v}`);
+  }
+  return [parts[0], parts[1]];
+}
+
+export function register(cmd: Command): void {
+  addFlowOptions(
+    cmd
+      .usage(
+        "(--model gmm:FILE | --ckpt FILE) (--q Q | --prior-q Q | --score-alignment) --out FILE [options]",
+      )
+      .option(
+        "--q <q>",
+        "density guidance: quantile q in (0, 1); q > 0.5 raises log p_0",
+        probability("--q"),
+      )
+      .option(
+        "--noise <phi>",
+        "stochastic density guidance: noise φ̃ relative to g (with --q)",
+        positiveNumber("--noise"),
+      )
+      .option(
+        "--noise-window <t0,t1>",
+        "times where noise is injected (default: all of [t_min, T])",
+        windowFlag,
+      )
+      .option(
+        "--noise-steps <n>",
+        "Euler–Maruyama steps across the noise window (500)",
+        positiveInt("--noise-steps"),
+      )
+      .option(
+        "--exact-correction",
+        "use tr(P∇²log p) = Δlog p − ŝᵀ∇²log p ŝ instead of the published Δlog p",
+      )
+      .option(
+        "--prior-q <q>",
+        "prior guidance: rescale x_T to norm χ_D⁻¹(1 − q)·σ_T, then the PF-ODE",
+        probability("--prior-q"),
+      )
+      .option("--score-alignment", "measure ⟨∇log p_0(x_0), J_{T→0}∇log p_T(x_T)⟩ per latent")
+      .option("--score-free", "score alignment by transporting ω' = −∇·(J_u v) (no score at x_0)"),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  deno run -P main.ts guidance --model gmm:fixtures/mix10d.json --q 0.3 --n 64 --out low.npy --json
+  deno run -P main.ts guidance --model gmm:fixtures/mix10d.json --q 0.3 --noise 0.5 --noise-window 0.2,0.8 --exact-correction --out x.npy
+  deno run -P main.ts guidance --model gmm:fixtures/mix2d.json --prior-q 0.7 --n 500 --out prior.png
+  deno run -P main.ts guidance --ckpt runs/mnist/ckpt.safetensors --score-alignment --score-free --n 16 --out sa.png --json`,
+    )
+    .action(async (opts) => {
+      checkModes(opts);
+      await runGuidance(opts);
+    });
+}
+
+/** Exactly one mode, and every mode-specific flag only with its mode. */
+export function checkModes(f: GuidanceFlags): void {
+  const modes = [
+    f.q !== undefined && "--q",
+    f.priorQ !== undefined && "--prior-q",
+    f.scoreAlignment && "--score-alignment",
+  ].filter((m): m is string => typeof m === "string");
+  if (modes.length === 0) {
+    throw new UsageError(
+      "guidance needs one mode: --q Q (density guidance), --prior-q Q (prior guidance) or --score-alignment",
+    );
+  }
+  if (modes.length > 1) {
+    throw new UsageError(
+      `${modes.join(" and ")} conflict: give exactly one of --q, --prior-q, --score-alignment`,
+    );
+  }
+  if (f.noise !== undefined && f.q === undefined) {
+    throw new UsageError("--noise needs --q: stochastic guidance is density guidance with noise");
+  }
+  for (
+    const [set, flag] of [
+      [f.noiseWindow !== undefined, "--noise-window"],
+      [f.noiseSteps !== undefined, "--noise-steps"],
+      [f.exactCorrection === true, "--exact-correction"],
+    ] as const
+  ) {
+    if (set && f.noise === undefined) throw new UsageError(`${flag} needs --noise PHI (and --q Q)`);
+  }
+  if (f.scoreFree && !f.scoreAlignment) {
+    throw new UsageError("--score-free needs --score-alignment");
+  }
+}

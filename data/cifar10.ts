@@ -5,8 +5,19 @@
  * 1024 red, then green, then blue values of a 32 × 32 image, rows first — already C, H, W.
  *
  * @example
- * const test = await loadCifar10("data/cifar-10", "test", 100); // reads 100 records only
- * test.shape; // [3, 32, 32]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * // the binary version's test batch as unpacked: a label byte, then 3 × 32 × 32 bytes per record
+ * const dir = await Deno.makeTempDir();
+ * const records = new Uint8Array(3 * 3073);
+ * [7, 2, 9].forEach((label, r) => (records[r * 3073] = label));
+ * await Deno.mkdir(`${dir}/cifar-10-batches-bin`);
+ * await Deno.writeFile(`${dir}/cifar-10-batches-bin/test_batch.bin`, records);
+ * const test = await loadCifar10(dir, "test", 2); // reads 2 records only
+ * assert.deepEqual(test.shape, [3, 32, 32]);
+ * assert.deepEqual(test.labels, Int32Array.of(7, 2));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { join } from "node:path";

@@ -5,11 +5,16 @@
  * reads the same batches.
  *
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Rng } from "../compute/rng.ts";
  * const rng = Rng.fromSeed(0);
  * const data = toyDataset("moons", 4096, rng.derive("data"));
  * const order = shuffledOrder(data.n, rng, 0);
  * const x = data.batch(order.subarray(0, 256)); // 256 × 2, row-major
+ * assert.equal(x.length, 256 * 2);
+ * assert.deepEqual(shuffledOrder(data.n, rng, 0), order); // an epoch's order can be recomputed
+ * ```
  */
 
 import { type Rng, sizeOf } from "../compute/mod.ts";

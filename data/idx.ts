@@ -4,9 +4,20 @@
  * gzipped, and `fashion-mnist[:DIR]` built on them.
  *
  * @example
- * const { dims, data } = await readIdx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", 3);
- * dims; // [10000, 28, 28]
- * data.length; // 7840000
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gzipSync } from "node:zlib";
+ * // two 2 × 3 images: magic 0x00000803, the sizes 2, 2, 3 (big-endian), then the pixel bytes
+ * const header = [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3];
+ * const pixels = [0, 50, 100, 150, 200, 250, 1, 2, 3, 4, 5, 6];
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/t10k-images-idx3-ubyte.gz`;
+ * await Deno.writeFile(path, gzipSync(new Uint8Array([...header, ...pixels])));
+ * const { dims, data } = await readIdx(path, 3);
+ * assert.deepEqual(dims, [2, 2, 3]);
+ * assert.deepEqual([...data], pixels);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { gunzipSync } from "node:zlib";

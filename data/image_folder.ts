@@ -11,8 +11,19 @@
  * checked even with `limit`, which decodes only the first N files of the split.
  *
  * @example
- * const train = await loadImageFolder("samples/", "train");
- * train.shape; // [3, H, W] for RGB files
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePng } from "../io/png.ts";
+ * // ten 4 × 4 grayscale PNGs: the first nine by name are train, the last one test
+ * const dir = await Deno.makeTempDir();
+ * for (let i = 0; i < 10; i++) {
+ *   await Deno.writeFile(`${dir}/${i}.png`, encodePng(new Uint8Array(16).fill(25 * i), 4, 4, 1));
+ * }
+ * const train = await loadImageFolder(dir, "train");
+ * assert.deepEqual([train.n, train.shape], [9, [1, 4, 4]]);
+ * assert.equal(train.labels, null);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { convertIndexedToRgb, decode } from "fast-png";

@@ -4,9 +4,20 @@
  * `imagenet32:DIR` (.npz batches) and `images:DIR` (a folder of PNGs).
  *
  * @example
- * const train = await loadImageSpec("mnist", "train");
- * train.shape; // [1, 28, 28]
- * train.pixels.length === train.n * 28 * 28; // true
+ * ```ts
+ * import assert from "node:assert/strict";
+ * // a CIFAR-10 test batch of two records: a label byte, then 3 × 32 × 32 pixel bytes each
+ * const dir = await Deno.makeTempDir();
+ * const records = new Uint8Array(2 * 3073);
+ * [3, 8].forEach((label, r) => (records[r * 3073] = label));
+ * await Deno.writeFile(`${dir}/test_batch.bin`, records);
+ * assert.ok(isImageSpec(`cifar10:${dir}`));
+ * const test = await loadImageSpec(`cifar10:${dir}`, "test");
+ * assert.deepEqual(test.shape, [3, 32, 32]);
+ * assert.equal(test.pixels.length, test.n * 3 * 32 * 32);
+ * assert.deepEqual(test.labels, Int32Array.of(3, 8));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { UsageError } from "../io/errors.ts";

@@ -9,8 +9,25 @@
  * reads only the batch files it needs.
  *
  * @example
- * const val = await loadImagenet32("data/imagenet32", "test", 1000);
- * val.labels![0]; // 0 … 999
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { zipSync } from "fflate";
+ * // a .npy of unsigned bytes: magic, version 1.0, header length, header, data
+ * const npyU8 = (shape: string, data: Uint8Array) => {
+ *   const header = `{'descr': '|u1', 'fortran_order': False, 'shape': ${shape}, }\n`;
+ *   const magic = [0x93, ...new TextEncoder().encode("NUMPY"), 1, 0, header.length, 0];
+ *   return new Uint8Array([...magic, ...new TextEncoder().encode(header), ...data]);
+ * };
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/val_data.npz`, zipSync({
+ *   "data.npy": npyU8("(2, 3072)", new Uint8Array(2 * 3072)),
+ *   "labels.npy": npyU8("(2,)", Uint8Array.of(1, 17)), // classes 1 … 1000
+ * }));
+ * const val = await loadImagenet32(dir, "test", 1);
+ * assert.deepEqual([val.n, val.shape], [1, [3, 32, 32]]);
+ * assert.equal(val.labels![0], 0); // 0 … 999
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { join } from "node:path";

@@ -11,8 +11,12 @@
  * hold every class.
  *
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
  * const test = await loadMnist("test");
- * test.n; // 997
+ * assert.deepEqual([test.n, test.shape], [997, [1, 28, 28]]);
+ * assert.deepEqual(test.labels!.subarray(0, 10), Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
+ * ```
  */
 
 import { InputError } from "../io/errors.ts";

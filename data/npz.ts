@@ -4,8 +4,19 @@
  * (the name without `.npy`), and `npyBytes` views a uint8 member's data without copying.
  *
  * @example
- * const members = await readNpz("val_data.npz");
- * const data = npyBytes(members.get("data")!, "val_data.npz: data"); // shape [N, 3072]
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { zipSync } from "fflate";
+ * import { encodeNpyF32 } from "../io/npy_write.ts";
+ * // np.savez's layout: a zip holding one .npy per array
+ * const dir = await Deno.makeTempDir();
+ * const npz = zipSync({ "data.npy": encodeNpyF32([1, 2, 3, 4, 5, 6], [2, 3]) });
+ * await Deno.writeFile(`${dir}/val_data.npz`, npz);
+ * const members = await readNpz(`${dir}/val_data.npz`);
+ * const data = npyBytes(members.get("data")!, "val_data.npz: data"); // 2 × 3 float32 values
+ * assert.deepEqual([data.dtype, data.shape, data.data.length], ["<f4", [2, 3], 24]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { unzipSync } from "fflate";

@@ -7,8 +7,18 @@
  * an integer .npy dtype (`<i4`, `|u1`, …) or by the `,discrete` suffix for any format.
  *
  * @example
- * const levels = await loadPoints("counts.csv,discrete"); // levels.discrete === true
- * const table = await loadPoints("~/xy.npy"); // a float .npy: continuous
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeNpyF32 } from "../io/npy_write.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/counts.csv`, "a,b\n0,3\n2,1\n");
+ * await Deno.writeFile(`${dir}/xy.npy`, encodeNpyF32([0.5, -1, 2, 0.25], [2, 2]));
+ * const levels = await loadPoints(`${dir}/counts.csv,discrete`);
+ * const table = await loadPoints(`${dir}/xy.npy`); // a float .npy: continuous
+ * assert.deepEqual([levels.n, levels.shape, levels.discrete], [2, [2], true]);
+ * assert.deepEqual([table.data, table.discrete], [Float64Array.of(0.5, -1, 2, 0.25), false]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { sizeOf } from "../compute/mod.ts";

@@ -20,7 +20,11 @@ const MAX_SWEEPS = 100;
  * assumed to mirror it). Throws if the sweeps do not converge (non-finite input).
  *
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
  * const { values } = symmetricEigen([[2, 1], [1, 2]]); // [1, 3]
+ * assert.ok(Math.abs(values[0] - 1) < 1e-12 && Math.abs(values[1] - 3) < 1e-12);
+ * ```
  */
 export function symmetricEigen(a: readonly (readonly number[])[]): SymmetricEigen {
   const n = a.length;

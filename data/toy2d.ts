@@ -6,8 +6,12 @@
  * settings suits all six.
  *
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { Rng } from "../compute/rng.ts";
  * const xy = sampleToy2d(parseToySpec("toy:moons"), 1000, Rng.fromSeed(0)); // 1000 × 2
+ * assert.equal(xy.length, 2000);
+ * ```
  */
 
 import type { Rng } from "../compute/rng.ts";

@@ -8,9 +8,18 @@
  *
  * @example
  * ```ts
- * await saveCheckpoint("runs/a", { params, metadata: await checkpointMeta(config, 1000) });
- * const ckpt = await loadCheckpoint("runs/a/ckpt.safetensors", backend, "f32");
- * const restored = restoreTree(params, ckpt.params, "params", "runs/a/ckpt.safetensors");
+ * import assert from "node:assert/strict";
+ * import { referenceBackend, tensor } from "../compute/mod.ts";
+ * const backend = referenceBackend();
+ * const params = { w: tensor(backend, [1, 2, 3]), b: tensor(backend, [0]) }; // float32 weights
+ * const config = { model: "mlp", lr: 1e-3 };
+ * const dir = await Deno.makeTempDir();
+ * const path = await saveCheckpoint(dir, { params, metadata: await checkpointMeta(config, 1000) });
+ * const ckpt = await loadCheckpoint(path, backend, "f32"); // dir/ckpt.safetensors
+ * const restored = restoreTree(params, ckpt.params, "params", path);
+ * assert.deepEqual([ckpt.meta.step, ckpt.config], [1000, config]);
+ * assert.deepEqual(await restored.w.read(), Float32Array.of(1, 2, 3));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 

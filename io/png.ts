@@ -3,8 +3,16 @@
  * an atomic grid writer, and the map from model-space values back to bytes.
  *
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
  * const x = new Float32Array(16 * 3 * 8 * 8).fill(0); // 16 RGB 8 × 8 samples in [−1, 1]
- * await writePngGrid("samples.png", { n: 16, shape: [3, 8, 8], pixels: toPixelBytes(x) });
+ * const dir = await Deno.makeTempDir();
+ * await writePngGrid(`${dir}/samples.png`, { n: 16, shape: [3, 8, 8], pixels: toPixelBytes(x) });
+ * const png = await Deno.readFile(`${dir}/samples.png`);
+ * const ihdr = new DataView(png.buffer, 16, 8); // width and height, after signature and IHDR tag
+ * assert.deepEqual([ihdr.getUint32(0), ihdr.getUint32(4)], [35, 35]); // 4 × 4 cells, 1-pixel gaps
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 
 import { encode } from "fast-png";

@@ -7,11 +7,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const bytes = encodeSafetensors(
  *   { w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } },
  *   { step: "10" },
  * );
  * const { metadata, tensors } = decodeSafetensors(bytes, "ckpt.safetensors");
+ * assert.equal(metadata.step, "10");
+ * assert.deepEqual([tensors.w.dtype, tensors.w.shape, [...tensors.w.data]], ["F32", [2], [1, 2]]);
  * ```
  */
 

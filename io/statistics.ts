@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const { mean, stderr } = meanStderr([1, 2, 3, 4]); // 2.5, √(5/12)
+ * assert.equal(mean, 2.5);
+ * assert.ok(Math.abs(stderr - Math.sqrt(5 / 12)) < 1e-15);
  * ```
  */
 

@@ -7,8 +7,9 @@
  *
  * @example
  * ```ts
- * pearson([1, 2, 3], [2, 4, 7]); // 0.9934
- * spearman([1, 2, 3], [2, 4, 7]); // 1
+ * import assert from "node:assert/strict";
+ * assert.equal(pearson([1, 2, 3], [2, 4, 7]).toFixed(4), "0.9934");
+ * assert.equal(spearman([1, 2, 3], [2, 4, 7]), 1); // the same order: ranks agree exactly
  * ```
  */
 

@@ -6,8 +6,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { full, mul, referenceBackend, Rng } from "../compute/mod.ts";
+ * import { makeSde } from "./processes.ts";
+ * // data N(0, I) under VP: x_t ~ N(0, I) at every t, so E[ε | x] = σ x and the score is −x
+ * const backend = referenceBackend(), sde = makeSde("vp");
+ * const x = Rng.fromSeed(0).normal(backend, [4, 2], "f64"), t = full(backend, [4], 0.5, "f64");
  * const m = sde.alphaSigmaT(t);
- * const score = scoreFromPrediction("eps", net(x, t), x, m);
+ * const epsHat = mul(x, perExample(m.sigma, x)); // what a perfect ε-network would predict
+ * const score = scoreFromPrediction("eps", epsHat, x, m);
+ * const [s, xs] = [await score.read(), await x.read()];
+ * assert.ok(s.every((v, i) => Math.abs(v + xs[i]) < 1e-12));
  * ```
  */
 

@@ -9,8 +9,10 @@
  *
  * @example
  * ```ts
- * normalQuantile(0.975); // 1.959963984540054
- * chiQuantile(3072, 0.5); // ≈ √(3072 − 2/3)
+ * import assert from "node:assert/strict";
+ * assert.ok(Math.abs(normalQuantile(0.975) - 1.959963984540054) < 1e-15);
+ * const median = chiQuantile(3072, 0.5); // ≈ √(3072 − 2/3)
+ * assert.ok(Math.abs(median - Math.sqrt(3072 - 2 / 3)) < 1e-6);
  * ```
  */
 

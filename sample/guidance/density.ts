@@ -24,10 +24,25 @@
  *
  * @example
  * ```ts
- * const r = await densityGuidanceSample((x, t) => model.score(x, t), sde, xT, {
- *   q: 0.7, tMin: sde.tMinSampling, rtol: 1e-5, atol: 1e-5, divergence: { method: "exact" },
- * });
- * console.log(r.logp, predictedShift(sde, 64, 0.7, sde.tMinSampling));
+ * import assert from "node:assert/strict";
+ * import { referenceBackend, Rng, type Tensor } from "../../compute/mod.ts";
+ * import { GmmModel } from "../../data/gmm_model.ts";
+ * import { priorSample } from "../../sde/prior.ts";
+ * import { makeSde } from "../../sde/processes.ts";
+ * import { priorGuidanceSample } from "./prior.ts";
+ * const backend = referenceBackend(), rng = Rng.fromSeed(0), sde = makeSde("vp");
+ * // Gaussian data, whose exact score stands in for a trained network
+ * const model = GmmModel.isotropic({ weights: [1], means: [[1, -1]], stds: [0.5] }, sde);
+ * const xT = priorSample(sde, rng, backend, [16, 2], "f64");
+ * const score = (x: Tensor, t: Tensor) => model.score(x, t);
+ * const o = {
+ *   tMin: sde.tMinSampling, rtol: 1e-5, atol: 1e-5, divergence: { method: "exact" },
+ * } as const;
+ * const r = await densityGuidanceSample(score, sde, xT, { ...o, q: 0.7 });
+ * const pf = await priorGuidanceSample(score, sde, xT, { ...o, q: 0.5 }); // the PF-ODE, same start
+ * // log p_0 rises by the predicted shift, less what the clamp withheld short of the mode
+ * const predicted = predictedShift(sde, 2, 0.7, o.tMin);
+ * assert.ok(r.logp.every((l, i) => Math.abs(l - pf.logp[i] + r.withheld[i] - predicted) < 1e-3));
  * ```
  */
 

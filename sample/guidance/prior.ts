@@ -7,9 +7,22 @@
  *
  * @example
  * ```ts
- * const r = await priorGuidanceSample((x, t) => model.score(x, t), sde, xT, {
- *   q: 0.7, tMin: sde.tMinSampling, rtol: 1e-5, atol: 1e-5, divergence: { method: "exact" },
- * });
+ * import assert from "node:assert/strict";
+ * import { referenceBackend, Rng, type Tensor } from "../../compute/mod.ts";
+ * import { GmmModel } from "../../data/gmm_model.ts";
+ * import { priorSample } from "../../sde/prior.ts";
+ * import { makeSde } from "../../sde/processes.ts";
+ * const backend = referenceBackend(), rng = Rng.fromSeed(0), sde = makeSde("vp");
+ * // Gaussian data, whose exact score stands in for a trained network
+ * const model = GmmModel.isotropic({ weights: [1], means: [[1, -1]], stds: [0.5] }, sde);
+ * const xT = priorSample(sde, rng, backend, [16, 2], "f64");
+ * const score = (x: Tensor, t: Tensor) => model.score(x, t);
+ * const o = {
+ *   tMin: sde.tMinSampling, rtol: 1e-5, atol: 1e-5, divergence: { method: "exact" },
+ * } as const;
+ * const r = await priorGuidanceSample(score, sde, xT, { ...o, q: 0.7 });
+ * const median = await priorGuidanceSample(score, sde, xT, { ...o, q: 0.5 });
+ * assert.ok(r.logp.every((l, i) => l > median.logp[i])); // a smaller latent, a likelier sample
  * ```
  */
 

@@ -7,9 +7,23 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { mul, referenceBackend, Rng } from "../../compute/mod.ts";
+ * import { GmmModel } from "../../data/gmm_model.ts";
+ * import { mean } from "../../io/statistics.ts";
+ * import { makeSde } from "../../sde/processes.ts";
+ * const backend = referenceBackend(), rng = Rng.fromSeed(0), sde = makeSde("vp");
+ * // two Gaussian blobs whose exact score stands in for a trained network
+ * const model = GmmModel.isotropic(
+ *   { weights: [0.5, 0.5], means: [[-2, 0], [2, 0]], stds: [0.5, 0.5] },
+ *   sde,
+ * );
  * const grid = uniformTimeGrid(sde.T, sde.tMinSampling, 100);
- * const xT = mul(rng.normal(backend, [16, 1, 28, 28]), sde.priorStd);
+ * const xT = mul(rng.normal(backend, [16, 2], "f64"), sde.priorStd);
  * const { x, nfe } = eulerMaruyama((x, t) => model.score(x, t), sde, xT, grid, rng);
+ * assert.equal(nfe, 100);
+ * const x1 = (await x.read()).filter((_, i) => i % 2 === 0); // first coordinates
+ * assert.ok(Math.abs(mean(x1.map(Math.abs)) - 2) < 0.4); // the blobs sit at x₁ = ±2
  * ```
  */
 

@@ -10,8 +10,25 @@
  *
  * @example
  * ```ts
- * const grid = uniformTimeGrid(sde.T, sde.tMinSampling, 500);
- * const { x, nfe } = predictorCorrector(score, sde, xT, grid, rng); // nfe = 1000
+ * import assert from "node:assert/strict";
+ * import { referenceBackend, Rng } from "../../compute/mod.ts";
+ * import { GmmModel } from "../../data/gmm_model.ts";
+ * import { mean } from "../../io/statistics.ts";
+ * import { priorSample } from "../../sde/prior.ts";
+ * import { makeSde } from "../../sde/processes.ts";
+ * import { uniformTimeGrid } from "./euler_maruyama.ts";
+ * const backend = referenceBackend(), rng = Rng.fromSeed(0), sde = makeSde("vp");
+ * // two Gaussian blobs whose exact score stands in for a trained network
+ * const model = GmmModel.isotropic(
+ *   { weights: [0.5, 0.5], means: [[-2, 0], [2, 0]], stds: [0.5, 0.5] },
+ *   sde,
+ * );
+ * const xT = priorSample(sde, rng.derive("prior"), backend, [64, 2], "f64");
+ * const grid = uniformTimeGrid(sde.T, sde.tMinSampling, 100);
+ * const { x, nfe } = predictorCorrector((x, t) => model.score(x, t), sde, xT, grid, rng);
+ * assert.equal(nfe, 200); // a corrector and a predictor step per interval
+ * const x1 = (await x.read()).filter((_, i) => i % 2 === 0); // first coordinates
+ * assert.ok(Math.abs(mean(x1.map(Math.abs)) - 2) < 0.2); // the blobs sit at x₁ = ±2
  * ```
  */
 

@@ -50,7 +50,7 @@ function missingPermissions(): string | null {
       missing.join(", ")
     } permission(s) to read data and write results. Run it as`,
     `  deno run -P main.ts ${args}     (permissions from deno.json)`,
-    `  deno run --allow-read --allow-write --allow-env main.ts ${args}`,
+    `  deno run --allow-read --allow-write --allow-env --allow-ffi main.ts ${args}`,
     `or through a task: deno task train, deno task eval-nll …`,
   ].join("\n");
 }

@@ -7,11 +7,11 @@
  *
  *   deno task bench [--json] [--cases matmul,unet28.forward,…] [--reps N] [--peers [--peer-reps N]]
  *                   [--peer pytorch-cpu|tfjs-wasm|tfjs-webgpu …] (some peers only)
- *                   [--backend all|webgpu|reference] [--no-autotune] [--spike]
+ *                   [--backend all|cpu|webgpu|reference] [--no-autotune] [--spike]
  */
 
 import { parseArgs } from "node:util";
-import { type Backend, referenceBackend, webgpuBackend } from "../compute/mod.ts";
+import { type Backend, cpuBackend, referenceBackend, webgpuBackend } from "../compute/mod.ts";
 import { runSpike } from "./spike.ts";
 import { runKernels } from "./kernels.ts";
 import { nllToyFixture, runModels } from "./models.ts";
@@ -44,8 +44,8 @@ const reps = Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) {
   fail(`--reps must be a positive integer, got ${values.reps}`);
 }
-if (!["all", "webgpu", "reference"].includes(values.backend!)) {
-  fail(`--backend must be all, webgpu or reference, got ${values.backend}`);
+if (!["all", "cpu", "webgpu", "reference"].includes(values.backend!)) {
+  fail(`--backend must be all, cpu, webgpu or reference, got ${values.backend}`);
 }
 const peerReps = Number(values["peer-reps"] ?? reps);
 if (!Number.isInteger(peerReps) || peerReps < 1) {
@@ -57,12 +57,16 @@ const only = (name: string) =>
   wanted.length === 0 || wanted.some((w) => name === w || name.startsWith(`${w}.`));
 
 const backends: Backend[] = [];
-const gpu = values.backend === "reference" ? null : await webgpuBackend();
+const wants = (name: string) => values.backend === "all" || values.backend === name;
+const cpu = wants("cpu") ? cpuBackend() : null;
+if (cpu && "error" in cpu) console.error(`bench: no cpu backend: ${cpu.error}`);
+else if (cpu) backends.push(cpu);
+const gpu = wants("webgpu") ? await webgpuBackend() : null;
 if (gpu) {
   if (values["no-autotune"]) gpu.autotune = null;
   backends.push(gpu);
-} else if (values.backend !== "reference") console.error("bench: no WebGPU adapter found");
-if (values.backend !== "webgpu") backends.push(referenceBackend());
+} else if (wants("webgpu")) console.error("bench: no WebGPU adapter found");
+if (wants("reference")) backends.push(referenceBackend());
 
 const machine = {
   adapter: gpu ? `${gpu.adapterName}${gpu.software ? " (software)" : ""}` : "none",

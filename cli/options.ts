@@ -19,7 +19,7 @@ export interface RuntimeOptions {
   quiet?: boolean;
 }
 
-const BACKENDS = ["auto", "webgpu", "reference"] as const satisfies readonly BackendName[];
+const BACKENDS = ["auto", "cpu", "webgpu", "reference"] as const satisfies readonly BackendName[];
 
 /** --seed, --backend, --no-autotune, --json (its help says what the JSON holds) and --quiet. */
 export function addRuntimeOptions<

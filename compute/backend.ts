@@ -97,7 +97,7 @@ export interface GroupNormGeometry {
 }
 
 export interface Backend {
-  readonly name: "reference" | "webgpu";
+  readonly name: "reference" | "webgpu" | "cpu";
   supports(dtype: DType): boolean;
 
   alloc(length: number, dtype: DType): Storage;

@@ -25,7 +25,13 @@ export {
   type DivergenceMethod,
 } from "./autodiff/divergence.ts";
 export { Rng, type RngState } from "./rng.ts";
-export { type BackendName, referenceBackend, selectBackend, webgpuBackend } from "./select.ts";
+export {
+  type BackendName,
+  cpuBackend,
+  referenceBackend,
+  selectBackend,
+  webgpuBackend,
+} from "./select.ts";
 export * from "./ops/normalization.ts";
 export * from "./ops/spatial.ts";
 export * from "./ops/linalg.ts";

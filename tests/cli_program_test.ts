@@ -4,24 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { MAIN, ROOT, runMain } from "./_helpers/cli.ts";
+import { runMain } from "./_helpers/cli.ts";
 import { VERSION } from "../version.ts";
 import { exitCodeOf, formatError, InputError, RuntimeFailure, UsageError } from "../io/errors.ts";
 
 const STACK = /at .*\.ts:\d+/;
 const dir = await Deno.makeTempDir({ prefix: "cli_program_" });
-
-/** `deno run … main.ts <args>` with extra environment variables. */
-async function runWithEnv(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...MAIN, ...args],
-    cwd: ROOT,
-    env,
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 Deno.test("--version prints the version constant and exits 0", async () => {
   const r = await runMain(["--version"]);
@@ -32,7 +20,7 @@ Deno.test("--version prints the version constant and exits 0", async () => {
 
 Deno.test("--backend webgpu with no adapter: exit 1, one line naming the flag, no stack", async () => {
   // an unknown wgpu backend list leaves Deno with no adapter at all
-  const r = await runWithEnv([
+  const r = await runMain([
     "sample",
     "--model",
     "gmm:fixtures/mix2d.json",
@@ -52,7 +40,7 @@ Deno.test("--debug and LIKELIHOOD_DEBUG=1 show the stack of a user error; by def
     runMain(["sample", ...args, `${dir}/a.json`]),
     runMain(["--debug", "sample", ...args, `${dir}/b.json`]),
     runMain(["sample", ...args, `${dir}/c.json`, "--debug"]),
-    runWithEnv(["sample", ...args, `${dir}/d.json`], { LIKELIHOOD_DEBUG: "1" }),
+    runMain(["sample", ...args, `${dir}/d.json`], { LIKELIHOOD_DEBUG: "1" }),
   ]);
   for (const r of [plain, flagBefore, flagAfter, env]) {
     assert.equal(r.code, 3, r.stderr);

@@ -4,7 +4,7 @@
  */
 
 import type { Backend, DType } from "../../compute/backend.ts";
-import { referenceBackend, webgpuBackend } from "../../compute/select.ts";
+import { cpuBackend, referenceBackend, webgpuBackend } from "../../compute/select.ts";
 
 export interface BackendCase {
   name: string;
@@ -13,6 +13,15 @@ export interface BackendCase {
 }
 
 const requireWebGpu = Deno.env.get("REQUIRE_WEBGPU") === "1";
+const requireCpuBlas = Deno.env.get("REQUIRE_CPU_BLAS") === "1";
+
+/** The cpu backend, or null (skip) — or an error when REQUIRE_CPU_BLAS=1. */
+export function cpuOrSkip(): Backend | null {
+  const c = cpuBackend();
+  if (!("error" in c)) return c;
+  if (requireCpuBlas) throw new Error(`REQUIRE_CPU_BLAS=1 but ${c.error}`);
+  return null;
+}
 
 let gpu: Backend | null | undefined;
 
@@ -27,7 +36,10 @@ export async function gpuOrSkip(): Promise<Backend | null> {
   return gpu;
 }
 
-/** Registers `fn` once per backend: reference float64, reference float32 and WebGPU float32. */
+/**
+ * Registers `fn` once per backend: reference float64, reference float32, cpu float32 and WebGPU
+ * float32.
+ */
 export function eachBackend(name: string, fn: (c: BackendCase) => Promise<void> | void): void {
   Deno.test({
     name: `${name} [reference f64]`,
@@ -36,6 +48,17 @@ export function eachBackend(name: string, fn: (c: BackendCase) => Promise<void> 
   Deno.test({
     name: `${name} [reference f32]`,
     fn: () => fn({ name: "reference-f32", backend: referenceBackend(), dtype: "f32" }),
+  });
+  Deno.test({
+    name: `${name} [cpu]`,
+    fn: async () => {
+      const backend = cpuOrSkip();
+      if (!backend) {
+        console.warn(`skipped: no BLAS library for "${name}"`);
+        return;
+      }
+      await fn({ name: "cpu", backend, dtype: "f32" });
+    },
   });
   Deno.test({
     name: `${name} [webgpu]`,
@@ -67,5 +90,17 @@ export function gpuTest(name: string, fn: (gpu: Backend) => Promise<void> | void
       }
       await fn(backend);
     },
+  });
+}
+
+/** A cpu-only test (parity against the reference), with the same skip rules. */
+export function cpuTest(name: string, fn: (cpu: Backend) => Promise<void> | void): void {
+  Deno.test(name, async () => {
+    const backend = cpuOrSkip();
+    if (!backend) {
+      console.warn(`skipped: no BLAS library for "${name}"`);
+      return;
+    }
+    await fn(backend);
   });
 }

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { gpuTest } from "../_helpers/backends.ts";
+import { cpuTest, gpuTest } from "../_helpers/backends.ts";
 import { assertAllClose, maxRelativeError } from "../_helpers/all_close.ts";
 import { tol } from "../_helpers/tolerances.ts";
 import * as C from "../../compute/mod.ts";
@@ -205,43 +205,47 @@ function record(family: Family, got: Result, want: Result) {
 const isZero = (arrays: ArrayLike<number>[]) =>
   arrays.every((a) => Array.from(a).every((v) => v === 0));
 
-for (const c of cases) {
-  gpuTest(`parity ${c.family}: ${c.name}`, async (gpu) => {
-    const d = await draw(c);
-    const want = await run(c, ref, "f64", d);
-    const got = await run(c, gpu, "f32", d);
-    record(c.family, got, want);
+/** One case on a float32 backend against the float64 reference, to second order. */
+async function checkParity(c: Case, be: Backend, table: boolean): Promise<void> {
+  const d = await draw(c);
+  const want = await run(c, ref, "f64", d);
+  const got = await run(c, be, "f32", d);
+  if (table) record(c.family, got, want);
 
-    const valueTol = c.tol?.value ??
-      (c.family === "elementwise" ? tol.f32Elementwise : tol.f32Reduction);
-    assertAllClose(got.value, want.value, valueTol, "values");
-    c.inputs.forEach((_, i) => {
-      assertAllClose(got.grad[i], want.grad[i], c.tol?.grad ?? tol.f32Grad, `∇ input ${i}`);
-      assertAllClose(
-        got.grad2[i],
-        want.grad2[i],
-        c.tol?.grad2 ?? tol.f32Grad2,
-        `second-order ∇ input ${i}`,
-      );
-    });
-    if (c.noGrad) {
-      assert.ok(new Set(want.value).size > 1, "a constant comparison would prove little");
-      assert.ok(isZero([...got.grad, ...got.grad2, ...want.grad, ...want.grad2]), "no gradient");
-      return;
-    }
-    // a comparison of zeros would prove nothing
-    assert.ok(!isZero(want.grad) && !isZero(want.grad2), "gradients of both orders are non-zero");
-    // the VJP rules, which parity cannot see: central differences in float64 (ties in integer
-    // inputs sit on kinks, where f has no derivative)
-    if (c.inputs.some((x) => x.kind === "int")) return;
-    await C.tidyAsync(async () => {
-      const shapes = c.inputs.map((x) => x.shape);
-      const [w] = upload(ref, "f64", [d.w], [d.outShape]);
-      const o = objectives(c, w, upload(ref, "f64", d.vs, shapes));
-      await checkDirectional("first order", o.loss, want.grad, c, d);
-      await checkDirectional("second order", o.second, want.grad2, c, d);
-    });
+  const valueTol = c.tol?.value ??
+    (c.family === "elementwise" ? tol.f32Elementwise : tol.f32Reduction);
+  assertAllClose(got.value, want.value, valueTol, "values");
+  c.inputs.forEach((_, i) => {
+    assertAllClose(got.grad[i], want.grad[i], c.tol?.grad ?? tol.f32Grad, `∇ input ${i}`);
+    assertAllClose(
+      got.grad2[i],
+      want.grad2[i],
+      c.tol?.grad2 ?? tol.f32Grad2,
+      `second-order ∇ input ${i}`,
+    );
   });
+  if (c.noGrad) {
+    assert.ok(new Set(want.value).size > 1, "a constant comparison would prove little");
+    assert.ok(isZero([...got.grad, ...got.grad2, ...want.grad, ...want.grad2]), "no gradient");
+    return;
+  }
+  // a comparison of zeros would prove nothing
+  assert.ok(!isZero(want.grad) && !isZero(want.grad2), "gradients of both orders are non-zero");
+  // the VJP rules, which parity cannot see: central differences in float64 (ties in integer
+  // inputs sit on kinks, where f has no derivative)
+  if (c.inputs.some((x) => x.kind === "int")) return;
+  await C.tidyAsync(async () => {
+    const shapes = c.inputs.map((x) => x.shape);
+    const [w] = upload(ref, "f64", [d.w], [d.outShape]);
+    const o = objectives(c, w, upload(ref, "f64", d.vs, shapes));
+    await checkDirectional("first order", o.loss, want.grad, c, d);
+    await checkDirectional("second order", o.second, want.grad2, c, d);
+  });
+}
+
+for (const c of cases) {
+  gpuTest(`parity ${c.family}: ${c.name}`, (gpu) => checkParity(c, gpu, true));
+  cpuTest(`parity ${c.family}: ${c.name} [cpu]`, (cpu) => checkParity(c, cpu, false));
 }
 
 Deno.test("parity: every primitive has cases (a missing one is a type error), names are unique", () => {

@@ -7,7 +7,7 @@ Deno.test("plain `deno run main.ts` names the exact permission flags and exits 2
   const r = await run(["run", "--no-prompt", "main.ts", "eval-nll"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /deno run -P main\.ts eval-nll/);
-  assert.match(r.stderr, /--allow-read --allow-write --allow-env main\.ts eval-nll/);
+  assert.match(r.stderr, /--allow-read --allow-write --allow-env --allow-ffi main\.ts eval-nll/);
   assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "no stack trace for a usage problem");
 });
 

@@ -61,19 +61,23 @@ export function matmul(
   invariant = false,
 ): void {
   const opA = gemmOperand(as[1], as[2], m, k), opB = gemmOperand(bs[1], bs[2], k, n);
-  if (!opA || !opB || k === 0 || (!invariant && m * n * k < BLAS_MIN_MACS)) {
-    loopMatmul(A, as, B, bs, batch, m, n, k, O, bias);
-    return;
-  }
-  if (invariant && m > 1) {
-    // one sgemm per row: a row's sums then never depend on how many rows share the call
+  if (invariant) {
+    // one sgemm per row, whatever m: a row's sums then never depend on how many rows share
+    // the call (nor does the choice between sgemm and the loop, which ignores m here)
+    if (!opB || k === 0 || as[2] < 1) {
+      loopMatmul(A, as, B, bs, batch, m, n, k, O, bias);
+      return;
+    }
     for (let p = 0; p < batch; p++) {
       for (let i = 0; i < m; i++) {
         const at = p * as[0] + i * as[1];
-        const row = (p * m + i) * n;
-        matmulRow(blas, A, at, as[2], B, p * bs[0], opB, n, k, O, row, bias);
+        matmulRow(blas, A, at, as[2], B, p * bs[0], opB, n, k, O, (p * m + i) * n, bias);
       }
     }
+    return;
+  }
+  if (!opA || !opB || k === 0 || m * n * k < BLAS_MIN_MACS) {
+    loopMatmul(A, as, B, bs, batch, m, n, k, O, bias);
     return;
   }
   for (let p = 0; p < batch; p++) {

@@ -3,7 +3,7 @@
  * Only this file exits; library code throws `UsageError`/`InputError` and returns.
  */
 
-import { Command, CommanderError } from "@commander-js/extra-typings";
+import { Command, CommanderError } from "commander";
 import { exitCodeOf, formatError } from "./io/errors.ts";
 import { VERSION } from "./version.ts";
 import * as evalNll from "./cli/eval_nll.ts";
@@ -13,7 +13,10 @@ import * as sample from "./cli/sample.ts";
 import * as train from "./cli/train.ts";
 
 /** Subcommands that work today; each module registers its options on the given command. */
-const subcommands: Record<string, { describe: string; register: (cmd: Command) => void }> = {
+export const subcommands: Record<
+  string,
+  { describe: string; register: (cmd: Command) => void; optionKeys: Record<string, true> }
+> = {
   train,
   "eval-nll": evalNll,
   sample,

@@ -4,14 +4,49 @@
  * `eval-nll merge PART.json…`).
  */
 
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option } from "commander";
 import { UsageError } from "../io/errors.ts";
 import { runMerge } from "../eval/merge.ts";
 import { nonNegativeNumber, positiveInt, positiveNumber } from "./flags.ts";
-import { addRuntimeOptions, ckptOption, modelOption, sdeOption, weightsOption } from "./options.ts";
-import { runEval } from "./eval_nll_run.ts";
+import {
+  addRuntimeOptions,
+  ckptOption,
+  modelOption,
+  type OptionKeys,
+  RUNTIME_OPTION_KEYS,
+  sdeOption,
+  weightsOption,
+} from "./options.ts";
+import { type EvalFlags, runEval } from "./eval_nll_run.ts";
 
 export const describe = "exact negative log-likelihood (bits/dim) through the probability-flow ODE";
+
+export const optionKeys = {
+  ...RUNTIME_OPTION_KEYS,
+  model: true,
+  ckpt: true,
+  weights: true,
+  data: true,
+  limit: true,
+  split: true,
+  dequant: true,
+  dequantSamples: true,
+  divergence: true,
+  probe: true,
+  probes: true,
+  rtol: true,
+  atol: true,
+  tMin: true,
+  sde: true,
+  prior: true,
+  bound: true,
+  steps: true,
+  boundSamples: true,
+  batch: true,
+  perExample: true,
+  shard: true,
+  out: true,
+} as const satisfies OptionKeys<EvalFlags>;
 
 export function register(cmd: Command): void {
   addRuntimeOptions(
@@ -100,7 +135,7 @@ Examples:
   deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --split test --limit 64 --dequant truncated-normal
   deno task eval-nll --ckpt runs/lm/ckpt.safetensors --data gmm:fixtures/mix2c.json --limit 200 --bound lm --steps 200`,
     )
-    .action(async (merge, parts, opts) => {
+    .action(async (merge: string | undefined, parts: string[], opts: EvalFlags) => {
       if (merge !== undefined) {
         if (merge !== "merge") {
           throw new UsageError(

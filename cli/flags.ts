@@ -3,7 +3,7 @@
  * refuses with a message naming the flag, what was expected and what was found (exit 2).
  */
 
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { InvalidArgumentError } from "commander";
 
 export function numberFlag(flag: string, expected: string, ok: (n: number) => boolean) {
   return (v: string) => {

@@ -4,7 +4,7 @@
  * checks of `sample/flow/batches.ts`.
  */
 
-import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
+import { type Command, Option } from "commander";
 import type { DType } from "../compute/mod.ts";
 import { UsageError } from "../io/errors.ts";
 import { type FlowSetup, prepareFlow } from "../sample/flow/batches.ts";
@@ -15,7 +15,10 @@ import {
   addSamplingModelOptions,
   type ModelOptions,
   openBackend,
+  type OptionKeys,
+  RUNTIME_OPTION_KEYS,
   type RuntimeOptions,
+  SAMPLING_MODEL_OPTION_KEYS,
 } from "./options.ts";
 import { checkModelOptions, loadModel } from "./load_model.ts";
 
@@ -32,12 +35,23 @@ export interface FlowFlags extends RuntimeOptions, ModelOptions {
   detailReport?: boolean;
 }
 
+export const FLOW_OPTION_KEYS = {
+  ...RUNTIME_OPTION_KEYS,
+  ...SAMPLING_MODEL_OPTION_KEYS,
+  n: true,
+  batch: true,
+  rtol: true,
+  atol: true,
+  steps: true,
+  divergence: true,
+  prior: true,
+  tMin: true,
+  out: true,
+  detailReport: true,
+} as const satisfies OptionKeys<Omit<FlowFlags, "weights">>;
+
 /** Registers the flags of every mode after the caller's own. */
-export function addFlowOptions<
-  Args extends unknown[],
-  Opts extends OptionValues,
-  Globals extends OptionValues,
->(cmd: Command<Args, Opts, Globals>) {
+export function addFlowOptions(cmd: Command): Command {
   return addRuntimeOptions(
     addSamplingModelOptions(cmd)
       .option("--n <n>", "number of samples", positiveInt("--n"), 16)

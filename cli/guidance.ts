@@ -4,10 +4,11 @@
  * (`--score-alignment`). Exactly one mode per run; every conflict names both flags.
  */
 
-import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError } from "commander";
 import { UsageError } from "../io/errors.ts";
 import { positiveInt, positiveNumber, probability } from "./flags.ts";
-import { addFlowOptions } from "./flow_command.ts";
+import { addFlowOptions, FLOW_OPTION_KEYS } from "./flow_command.ts";
+import type { OptionKeys } from "./options.ts";
 import { type GuidanceFlags, runGuidance } from "./guidance_run.ts";
 
 export const describe =
@@ -23,6 +24,18 @@ function windowFlag(v: string): [number, number] {
   }
   return [parts[0], parts[1]];
 }
+
+export const optionKeys = {
+  ...FLOW_OPTION_KEYS,
+  q: true,
+  noise: true,
+  noiseWindow: true,
+  noiseSteps: true,
+  exactCorrection: true,
+  priorQ: true,
+  scoreAlignment: true,
+  scoreFree: true,
+} as const satisfies OptionKeys<Omit<GuidanceFlags, "weights">>;
 
 export function register(cmd: Command): void {
   addFlowOptions(
@@ -71,7 +84,7 @@ Examples:
   deno run -P main.ts guidance --model gmm:fixtures/mix2d.json --prior-q 0.7 --n 500 --out prior.png
   deno run -P main.ts guidance --ckpt runs/mnist/ckpt.safetensors --score-alignment --score-free --n 16 --out sa.png --json`,
     )
-    .action(async (opts) => {
+    .action(async (opts: GuidanceFlags) => {
       checkModes(opts);
       await runGuidance(opts);
     });

@@ -4,13 +4,14 @@
  * where `--out` says.
  */
 
-import type { Command } from "@commander-js/extra-typings";
+import type { Command } from "commander";
 import { UsageError } from "../io/errors.ts";
 import { hdModeSample } from "../sample/hd/hd_mode.ts";
 import { forEachBatch } from "../sample/flow/batches.ts";
 import { commonReport, printReport } from "../sample/flow/report.ts";
 import { numberFlag } from "./flags.ts";
-import { addFlowOptions, type FlowFlags, openFlow } from "./flow_command.ts";
+import { addFlowOptions, FLOW_OPTION_KEYS, type FlowFlags, openFlow } from "./flow_command.ts";
+import type { OptionKeys } from "./options.ts";
 
 interface HdFlags extends FlowFlags {
   threshold?: number;
@@ -18,6 +19,12 @@ interface HdFlags extends FlowFlags {
 }
 
 export const describe = "high-density samples: PF-ODE to a threshold, then the high-density ODE";
+
+export const optionKeys = {
+  ...FLOW_OPTION_KEYS,
+  threshold: true,
+  thresholdLambda: true,
+} as const satisfies OptionKeys<Omit<HdFlags, "weights">>;
 
 export function register(cmd: Command): void {
   addFlowOptions(
@@ -42,7 +49,7 @@ Examples:
   deno run -P main.ts hd-mode --model gmm:fixtures/mix10d.json --threshold 1 --divergence exact --prior exact --out hd.npy --json
   deno run -P main.ts hd-mode --ckpt runs/mnist/ckpt.safetensors --threshold 0.3 --n 16 --detail-report --out hd_mnist.png`,
     )
-    .action(async (opts) => {
+    .action(async (opts: HdFlags) => {
       await runHdMode(opts);
     });
 }

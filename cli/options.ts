@@ -4,11 +4,27 @@
  * model it reads (--model, --ckpt, --sde, --weights; `load_model.ts` turns them into a model).
  */
 
-import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
+import { type Command, Option } from "commander";
 import { type Backend, type BackendName, selectBackend } from "../compute/mod.ts";
 import type { SdeKind } from "../sde/sde.ts";
 import { SDE_KINDS } from "../sde/processes.ts";
 import { seedFlag } from "./flags.ts";
+
+/**
+ * Every option a command registers, by attribute name (`--no-autotune` is `autotune`). A command
+ * lists its flags interface's keys as `{ … } satisfies OptionKeys<Flags>`: a key missing from the
+ * list, or one the interface lacks, is a type error, and tests/cli_options_test.ts checks the list
+ * against the options the command registers, so the interface its action receives stays true.
+ */
+export type OptionKeys<F> = Record<keyof F, true>;
+
+export const RUNTIME_OPTION_KEYS = {
+  seed: true,
+  backend: true,
+  autotune: true,
+  json: true,
+  quiet: true,
+} as const satisfies OptionKeys<RuntimeOptions>;
 
 export interface RuntimeOptions {
   seed: number;
@@ -22,11 +38,7 @@ export interface RuntimeOptions {
 const BACKENDS = ["auto", "cpu", "webgpu", "reference"] as const satisfies readonly BackendName[];
 
 /** --seed, --backend, --no-autotune, --json (its help says what the JSON holds) and --quiet. */
-export function addRuntimeOptions<
-  Args extends unknown[],
-  Opts extends OptionValues,
-  Globals extends OptionValues,
->(cmd: Command<Args, Opts, Globals>, json: string) {
+export function addRuntimeOptions(cmd: Command, json: string): Command {
   return cmd
     .option("--seed <n>", "seed of every random draw", seedFlag("--seed"), 0)
     .addOption(new Option("--backend <name>", "compute backend").choices(BACKENDS).default("auto"))
@@ -77,11 +89,14 @@ export const sdeOption = (showDefault: boolean) =>
   new Option("--sde <kind>", `process of an analytic model${showDefault ? " (vp)" : ""}`)
     .choices(SDE_KINDS);
 
+/** The sampling commands' model options: they read a checkpoint's EMA weights (no --weights). */
+export const SAMPLING_MODEL_OPTION_KEYS = {
+  model: true,
+  ckpt: true,
+  sde: true,
+} as const satisfies OptionKeys<Omit<ModelOptions, "weights">>;
+
 /** --model, --ckpt (EMA weights) and --sde, in that order: the sampling commands' model. */
-export function addSamplingModelOptions<
-  Args extends unknown[],
-  Opts extends OptionValues,
-  Globals extends OptionValues,
->(cmd: Command<Args, Opts, Globals>) {
+export function addSamplingModelOptions(cmd: Command): Command {
   return cmd.addOption(modelOption()).addOption(ckptOption("ema")).addOption(sdeOption(true));
 }

@@ -4,12 +4,39 @@
  * (docs/MATH.md §4), and writes them where `--out` says.
  */
 
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option } from "commander";
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from "./flags.ts";
-import { addRuntimeOptions, addSamplingModelOptions } from "./options.ts";
-import { runSample } from "./sample_run.ts";
+import {
+  addRuntimeOptions,
+  addSamplingModelOptions,
+  type OptionKeys,
+  RUNTIME_OPTION_KEYS,
+  SAMPLING_MODEL_OPTION_KEYS,
+} from "./options.ts";
+import { runSample, type SampleFlags } from "./sample_run.ts";
 
 export const describe = "draw samples (EM, predictor–corrector, PF-ODE), optionally with log p";
+
+export const optionKeys = {
+  ...RUNTIME_OPTION_KEYS,
+  ...SAMPLING_MODEL_OPTION_KEYS,
+  sampler: true,
+  steps: true,
+  rtol: true,
+  atol: true,
+  snr: true,
+  correctorSteps: true,
+  correctorNorms: true,
+  n: true,
+  batch: true,
+  tMin: true,
+  trackLogp: true,
+  divergence: true,
+  probe: true,
+  prior: true,
+  out: true,
+  detailReport: true,
+} as const satisfies OptionKeys<Omit<SampleFlags, "weights">>;
 
 export function register(cmd: Command): void {
   addRuntimeOptions(
@@ -98,7 +125,7 @@ Examples:
   deno run -P main.ts sample --ckpt runs/lm/ckpt.safetensors --sampler lm --steps 20 --n 1000 --out lm.png
   deno run -P main.ts sample --ckpt runs/mnist/ckpt.safetensors --sampler heun --steps 200 --n 64 --track-logp --detail-report --out mnist.png`,
     )
-    .action(async (opts) => {
+    .action(async (opts: SampleFlags) => {
       await runSample(opts);
     });
 }

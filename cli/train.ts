@@ -4,18 +4,81 @@
  * trains the `toy` preset (an MLP on a 2-D mixture, a few minutes on a 2-core CPU).
  */
 
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option } from "commander";
 import { SDE_KINDS } from "../sde/processes.ts";
 import { PRESET_NAMES, PRESETS } from "../train/presets.ts";
 import { RunInterrupts } from "../train/interrupts.ts";
 import { intAtLeast, intListFlag, numberBelow, numberIn } from "./flags.ts";
-import { addRuntimeOptions } from "./options.ts";
-import { trainConfig } from "./train_config.ts";
+import {
+  addRuntimeOptions,
+  type OptionKeys,
+  RUNTIME_OPTION_KEYS,
+  type RuntimeOptions,
+} from "./options.ts";
+import { trainConfig, type TrainFlags } from "./train_config.ts";
 import { runTraining } from "./train_run.ts";
 import { printTrainSummary } from "./train_summary.ts";
 
 export const describe =
   "train a score model (dsm, flow or lm objectives) and report its held-out NLL";
+
+/** Every flag of `train`: the configuration's, the run's (steps, output, logging) and the runtime's. */
+interface TrainCommandFlags extends TrainFlags, RuntimeOptions {
+  steps?: number;
+  out?: string;
+  logEvery: number;
+  ckptEvery: number;
+  keep: number;
+  maxBadSteps: number;
+  evalExamples?: number;
+  grid?: number;
+  gridSteps: number;
+}
+
+export const optionKeys = {
+  ...RUNTIME_OPTION_KEYS,
+  preset: true,
+  data: true,
+  nTrain: true,
+  model: true,
+  hidden: true,
+  layers: true,
+  base: true,
+  mults: true,
+  resBlocks: true,
+  attn: true,
+  groups: true,
+  dropout: true,
+  dequant: true,
+  flip: true,
+  objective: true,
+  weighting: true,
+  timeSampling: true,
+  param: true,
+  sde: true,
+  rank: true,
+  timePoints: true,
+  freezeScore: true,
+  highOrder: true,
+  steps: true,
+  batch: true,
+  lr: true,
+  weightDecay: true,
+  warmup: true,
+  clip: true,
+  ema: true,
+  out: true,
+  resume: true,
+  force: true,
+  init: true,
+  logEvery: true,
+  ckptEvery: true,
+  keep: true,
+  maxBadSteps: true,
+  evalExamples: true,
+  grid: true,
+  gridSteps: true,
+} as const satisfies OptionKeys<TrainCommandFlags>;
 
 export function register(cmd: Command): void {
   addRuntimeOptions(
@@ -158,7 +221,7 @@ Examples:
   deno task train --preset mnist --steps 500 --out runs/mnist    # U-Net on the 10,000 digits
   deno task train --preset cifar10 --data cifar10:~/data/cifar-10-batches-bin --out runs/c10`,
     )
-    .action(async (f) => {
+    .action(async (f: TrainCommandFlags) => {
       const config = trainConfig(f);
       // Ctrl-C is watched from here to the process's end: after an interrupted save, main.ts
       // prints and exits, and a further Ctrl-C must not cut that short

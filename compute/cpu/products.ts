@@ -3,12 +3,19 @@
  * or transposed in memory go to sgemm directly (one call per batch entry); others, and those
  * too small to repay a foreign call, run a plain loop. Convolutions become products through
  * `im2col.ts`, several images at a time so that small feature maps still make a wide product:
- * forward Y = W·col, input gradient col2im(Wᵀ·dy), weight gradient Σ dy·colᵀ.
+ * forward Y = W·col, input gradient col2im(Wᵀ·dy), weight gradient Σ dy·colᵀ; stride-1 kernels
+ * wider than one tap go to `conv_shifted.ts` instead (one product per tap, no column matrix).
  */
 
 import type { ConvGeometry } from "../backend.ts";
 import type { Blas } from "./blas.ts";
 import { col2imAdd, im2col } from "./im2col.ts";
+import {
+  conv2dShifted,
+  conv2dShiftedInputGrad,
+  conv2dShiftedWeightGrad,
+  shiftedApplies,
+} from "./conv_shifted.ts";
 
 /**
  * Below this many multiply-adds a product stays in TypeScript: a foreign call and its argument
@@ -220,6 +227,7 @@ export function conv2d(
   bias: Float32Array | null,
   invariant = false,
 ): void {
+  if (shiftedApplies(g)) return conv2dShifted(blas, scratch, X, W, g, Y, bias, invariant);
   const cols = g.ho * g.wo, rows = g.c * g.kh * g.kw, per = groupSize(g, invariant);
   for (let i0 = 0; i0 < g.n; i0 += per) {
     const count = Math.min(per, g.n - i0), width = count * cols;
@@ -241,6 +249,7 @@ export function conv2dInputGrad(
   DX: Float32Array,
   invariant = false,
 ): void {
+  if (shiftedApplies(g)) return conv2dShiftedInputGrad(blas, scratch, DY, W, g, DX, invariant);
   const cols = g.ho * g.wo, rows = g.c * g.kh * g.kw, image = g.c * g.h * g.w;
   const per = groupSize(g, invariant);
   DX.fill(0, 0, g.n * image);
@@ -267,6 +276,7 @@ export function conv2dWeightGrad(
   g: ConvGeometry,
   DW: Float32Array,
 ): void {
+  if (shiftedApplies(g)) return conv2dShiftedWeightGrad(blas, scratch, X, DY, g, DW);
   const cols = g.ho * g.wo, rows = g.c * g.kh * g.kw, per = groupSize(g, false);
   if (g.n === 0) DW.fill(0, 0, g.o * rows);
   for (let i0 = 0; i0 < g.n; i0 += per) {

@@ -13,7 +13,7 @@ export interface BackendCase {
 }
 
 const requireWebGpu = Deno.env.get("REQUIRE_WEBGPU") === "1";
-const requireCpuBlas = Deno.env.get("REQUIRE_CPU_BLAS") === "1";
+export const requireCpuBlas = Deno.env.get("REQUIRE_CPU_BLAS") === "1";
 
 /** The cpu backend, or null (skip) — or an error when REQUIRE_CPU_BLAS=1. */
 export function cpuOrSkip(): Backend | null {

@@ -72,3 +72,20 @@ Deno.test("auto without the library falls back with one line that says why", asy
   assert.match(backendLines[0], /cpu backend unavailable: no OpenBLAS library could be loaded/);
   assert.notEqual(JSON.parse(r.stdout).backend, "cpu");
 });
+
+Deno.test("loading BLAS sets OPENBLAS_THREAD_TIMEOUT=4 (idle threads sleep) unless it is set", async () => {
+  const code = `import { loadBlas } from "./compute/cpu/blas.ts"; loadBlas();` +
+    `console.log(Deno.env.get("OPENBLAS_THREAD_TIMEOUT"));`;
+  const args = ["eval", "--ext=ts", code];
+  const saved = Deno.env.get("OPENBLAS_THREAD_TIMEOUT");
+  Deno.env.delete("OPENBLAS_THREAD_TIMEOUT"); // the child inherits this process's environment
+  try {
+    const unset = await runDeno(args);
+    assert.equal(unset.code, 0, unset.stderr);
+    assert.equal(unset.stdout.trim(), "4");
+    const chosen = await runDeno(args, { OPENBLAS_THREAD_TIMEOUT: "26" });
+    assert.equal(chosen.stdout.trim(), "26", chosen.stderr);
+  } finally {
+    if (saved !== undefined) Deno.env.set("OPENBLAS_THREAD_TIMEOUT", saved);
+  }
+});

@@ -9,6 +9,7 @@ import { VERSION } from "./version.ts";
 import * as evalNll from "./cli/eval_nll.ts";
 import * as guidance from "./cli/guidance.ts";
 import * as hdMode from "./cli/hd_mode.ts";
+import * as importCommand from "./cli/import.ts";
 import * as sample from "./cli/sample.ts";
 import * as train from "./cli/train.ts";
 
@@ -22,6 +23,7 @@ export const subcommands: Record<
   sample,
   "hd-mode": hdMode,
   guidance,
+  import: importCommand,
 };
 
 export function buildProgram(): Command {

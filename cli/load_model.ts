@@ -64,9 +64,12 @@ async function trainedModel(
   const ck = await loadCheckpoint(path, backend, dtype);
   const config = ck.config as unknown as TrainConfig;
   const kind = config?.model?.kind;
-  if (!config || typeof config !== "object" || (kind !== "mlp" && kind !== "unet")) {
+  if (
+    !config || typeof config !== "object" ||
+    (kind !== "mlp" && kind !== "unet" && kind !== "ncsnpp")
+  ) {
     throw new InputError(
-      `${path}: the stored config does not describe a score network (expected model.kind mlp or unet, found ${
+      `${path}: the stored config does not describe a score network (expected model.kind mlp, unet or ncsnpp, found ${
         JSON.stringify(kind)
       })`,
     );

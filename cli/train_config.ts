@@ -205,6 +205,17 @@ export function fitModelToData(c: TrainConfig, shape: number[]): TrainConfig {
       `--model unet takes square images [C, H, H]; ${c.data} holds [${shape.join(", ")}]`,
     );
   }
+  if (m.kind === "ncsnpp") {
+    // an imported network is trained further as it is (train --init)
+    if (shape.join() !== [m.channels, m.resolution, m.resolution].join()) {
+      throw new UsageError(
+        `the network takes [${m.channels}, ${m.resolution}, ${m.resolution}] images; ${c.data} holds [${
+          shape.join(", ")
+        }]`,
+      );
+    }
+    return c;
+  }
   const model = { ...m, channels: shape[0], resolution: shape[1] };
   try {
     validateUnetConfig(model);

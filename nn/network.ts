@@ -14,10 +14,15 @@ import {
 } from "../compute/mod.ts";
 import { initMlp, type MlpConfig, mlpForward, type MlpParams } from "./mlp.ts";
 import { initUnet, type UnetConfig, unetForward, type UnetParams } from "./unet.ts";
+import { initNcsnpp, type NcsnppConfig, ncsnppForward, type NcsnppParams } from "./ncsnpp.ts";
 
-export type NetworkConfig = ({ kind: "mlp" } & MlpConfig) | ({ kind: "unet" } & UnetConfig);
+/** `ncsnpp`: score_sde's network, as imported from its checkpoints (nn/ncsnpp.ts). */
+export type NetworkConfig =
+  | ({ kind: "mlp" } & MlpConfig)
+  | ({ kind: "unet" } & UnetConfig)
+  | ({ kind: "ncsnpp" } & NcsnppConfig);
 
-export type NetworkParams = MlpParams | UnetParams;
+export type NetworkParams = MlpParams | UnetParams | NcsnppParams;
 
 /** Per-call options: dropout is active only when a training step passes its rng. */
 export interface ForwardOptions {
@@ -30,6 +35,7 @@ export function initNetwork(
   c: NetworkConfig,
   dtype: DType = "f32",
 ): NetworkParams {
+  if (c.kind === "ncsnpp") return initNcsnpp(backend, rng, c, dtype);
   return c.kind === "mlp" ? initMlp(backend, rng, c, dtype) : initUnet(backend, rng, c, dtype);
 }
 
@@ -42,12 +48,18 @@ export function networkForward(
   o: ForwardOptions = {},
 ): Tensor {
   if (c.kind === "mlp") return mlpForward(p as MlpParams, c, x, t);
+  if (c.kind === "ncsnpp") return ncsnppForward(p as NcsnppParams, c, x, t);
   return unetForward(p as UnetParams, c, x, t, o);
 }
 
 /** One line for reports, e.g. "mlp (3×128 SiLU)" or "unet (32·[1,2,2], 1 block/level, attn 7)". */
 export function describeNetwork(c: NetworkConfig): string {
   if (c.kind === "mlp") return `mlp (${c.layers}×${c.hidden} SiLU)`;
+  if (c.kind === "ncsnpp") {
+    return `score_sde ncsnpp (${c.resblockType} blocks, ${c.nf}·[${c.chMult}], ${c.numResBlocks} blocks/level, attention at ${
+      c.attnResolutions.join(",") || "none"
+    })`;
+  }
   return `unet (${c.base}·[${c.mults}], ${c.resBlocks} blocks/level, attention at ${
     c.attnResolutions.length ? c.attnResolutions.join(",") : "none"
   }, dropout ${c.dropout})`;

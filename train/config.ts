@@ -53,6 +53,8 @@ export interface TrainConfig {
   flip: boolean;
   /** `--objective lm` only */
   lm: LmConfig | null;
+  /** a network brought in by `import`: the format, file, configuration and weights it came from */
+  imported?: { format: string; file: string; config: string; weights: "ema" | "raw" };
 }
 
 /** The flag that sets each field of the config (derived fields, like `tMin`, have none). */

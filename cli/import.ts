@@ -1,0 +1,201 @@
+/**
+ * `import`: a published PyTorch checkpoint → this toolkit's checkpoint format (weights, the
+ * network's configuration, the process and the parameterisation), which eval-nll, sample,
+ * hd-mode, guidance and `train --init` then take with `--ckpt` like any trained run.
+ * Formats: `score-sde` (score_sde_pytorch's `checkpoint_N.pth`).
+ */
+
+import type { Command } from "commander";
+import { InputError, UsageError } from "../io/errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { checkpointMeta, encodeCheckpoint } from "../io/checkpoint.ts";
+import { expandHome } from "../io/home_path.ts";
+import { readTorchFile } from "../io/torch_file.ts";
+import { referenceBackend, tensor } from "../compute/mod.ts";
+import { makeSde, sdeToJson } from "../sde/processes.ts";
+import { describeNetwork, type NetworkConfig } from "../nn/network.ts";
+import type { NcsnppParams } from "../nn/ncsnpp.ts";
+import {
+  ncsnppConfigOf,
+  parseScoreSdeConfig,
+  SCORE_SDE_CONFIGS,
+  type ScoreSdeConfig,
+  scoreSdeWeights,
+} from "../nn/import/score_sde.ts";
+import { ADAM_DEFAULT } from "../train/optim/adam.ts";
+import type { TrainConfig } from "../train/config.ts";
+import type { OptionKeys } from "./options.ts";
+
+export const describe = "import a published PyTorch checkpoint (score_sde) as a checkpoint here";
+
+export interface ImportFlags {
+  out?: string;
+  config?: string;
+  weights: "ema" | "raw";
+  quiet?: boolean;
+}
+
+export const optionKeys = {
+  out: true,
+  config: true,
+  weights: true,
+  quiet: true,
+} as const satisfies OptionKeys<ImportFlags>;
+
+const FORMATS = ["score-sde"];
+
+export function register(cmd: Command): void {
+  cmd
+    .argument("<format>", `checkpoint format: ${FORMATS.join(", ")}`)
+    .argument("<source>", "the checkpoint file (.pth)")
+    .option("--out <file>", "where the imported checkpoint goes (.safetensors; required)")
+    .option(
+      "--config <name|file>",
+      `the model's configuration: one of score_sde's configs (${
+        Object.keys(SCORE_SDE_CONFIGS).join(", ")
+      }) or a JSON file of the same fields`,
+    )
+    .option(
+      "--weights <kind>",
+      "the EMA weights (as the original evaluates) or the raw ones",
+      "ema",
+    )
+    .option("--quiet", "no summary on stderr")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  deno run -P main.ts import score-sde checkpoint_26.pth --config vp/cifar10_ddpmpp_continuous --out ddpmpp.safetensors
+  deno run -P main.ts import score-sde checkpoint_8.pth --config my_config.json --weights raw --out raw.safetensors
+  deno task eval-nll --ckpt ddpmpp.safetensors --data cifar10:~/data/cifar-10-batches-bin --limit 16`,
+    )
+    .action(async (format: string, source: string, f: ImportFlags) => {
+      await runImport(format, source, f);
+    });
+}
+
+async function runImport(format: string, source: string, f: ImportFlags): Promise<void> {
+  if (!FORMATS.includes(format)) {
+    throw new UsageError(
+      `import: unknown format ${JSON.stringify(format)} (expected ${FORMATS.join(", ")})`,
+    );
+  }
+  if (!f.out) throw new UsageError("import needs --out FILE.safetensors");
+  if (f.weights !== "ema" && f.weights !== "raw") {
+    throw new UsageError(`--weights must be ema or raw, got ${JSON.stringify(f.weights)}`);
+  }
+  if (!f.config) {
+    throw new UsageError(
+      `import score-sde needs --config: one of ${
+        Object.keys(SCORE_SDE_CONFIGS).join(", ")
+      }, or a JSON file`,
+    );
+  }
+  const settings = await scoreSdeSettings(f.config);
+  const network = ncsnppConfigOf(settings);
+  const path = expandHome(source);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`${path}: no such file`);
+    throw e;
+  }
+  const weights = scoreSdeWeights(readTorchFile(bytes, path), path, network, f.weights);
+  const model: NetworkConfig = { kind: "ncsnpp", ...network };
+  const config = importedConfig(settings, model, {
+    file: path,
+    config: f.config,
+    weights: f.weights,
+  });
+  const be = referenceBackend();
+  const params: NcsnppParams = {};
+  for (const [name, w] of weights.params) params[name] = tensor(be, w.data, w.shape, "f32");
+  const out = expandHome(f.out);
+  await writeFileAtomic(
+    out,
+    await encodeCheckpoint({ params, metadata: await checkpointMeta(config, weights.step) }),
+  );
+  for (const t of Object.values(params)) t.dispose();
+  if (!f.quiet) {
+    const count = [...weights.params.values()].reduce((n, w) => n + w.data.length, 0);
+    console.error(
+      `imported ${path} (step ${weights.step}, ${f.weights === "ema" ? "EMA" : "raw"} weights): ${
+        describeNetwork(model)
+      }, ${count.toLocaleString("en-US")} parameters, ${config.sde.kind} process → ${out}`,
+    );
+  }
+}
+
+async function scoreSdeSettings(spec: string): Promise<ScoreSdeConfig> {
+  if (spec in SCORE_SDE_CONFIGS) return SCORE_SDE_CONFIGS[spec];
+  if (!spec.endsWith(".json")) {
+    throw new UsageError(
+      `--config ${JSON.stringify(spec)}: expected one of ${
+        Object.keys(SCORE_SDE_CONFIGS).join(", ")
+      } or a .json file`,
+    );
+  }
+  const path = expandHome(spec);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`--config ${path}: no such file`);
+    throw e;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  return parseScoreSdeConfig(json, path);
+}
+
+/**
+ * The configuration stored with the weights: the network, score_sde's process and
+ * parameterisation (ε for VP and sub-VP, the score itself for VE), and its training settings
+ * (so `train --init` continues as score_sde trained: simple DSM weighting, uniform times).
+ */
+function importedConfig(
+  s: ScoreSdeConfig,
+  model: NetworkConfig,
+  source: { file: string; config: string; weights: "ema" | "raw" },
+): TrainConfig {
+  const m = s.model;
+  const sde = s.training.sde === "vesde"
+    ? makeSde("ve", { sigmaMin: m.sigma_min, sigmaMax: m.sigma_max })
+    : makeSde(s.training.sde === "vpsde" ? "vp" : "subvp", {
+      beta0: m.beta_min,
+      beta1: m.beta_max,
+    });
+  if (!s.data.centered) {
+    throw new UsageError(
+      "data.centered = False: score_sde then models [0, 1] images, and this toolkit's image data are on [−1, 1]; not supported yet",
+    );
+  }
+  return {
+    data: `cifar10:data/cifar10`,
+    nTrain: 0,
+    model,
+    objective: "dsm",
+    weighting: "simple",
+    timeSampling: "uniform",
+    param: s.training.sde === "vesde" ? "score" : "eps",
+    sde: sdeToJson(sde),
+    tMin: sde.tMinLikelihood,
+    highOrder: 0,
+    batch: 128,
+    adam: { ...ADAM_DEFAULT, lr: 2e-4 },
+    warmup: 5000,
+    clip: 1,
+    ema: 0.9999,
+    seed: 0,
+    initFrom: null,
+    dequant: "uniform",
+    flip: true,
+    lm: null,
+    imported: { format: "score-sde", ...source },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * `import score-sde` end to end: the original code's tiny DDPM++ checkpoint
+ * (fixtures/score_sde/) becomes a checkpoint here whose score equals score_sde's
+ * `get_score_fn` output on the recorded inputs, which eval-nll and sample then take with --ckpt;
+ * wrong configurations and damaged files are refused naming the problem.
+ */
+
+import assert from "node:assert/strict";
+import { tensor, tensorWithHostCopy } from "../../compute/mod.ts";
+import { referenceBackend } from "../../compute/select.ts";
+import { encodePng } from "../../io/png.ts";
+import { loadModel } from "../../cli/load_model.ts";
+import { runMain } from "../_helpers/cli.ts";
+import { tol } from "../_helpers/tolerances.ts";
+
+const FIXTURE = "fixtures/score_sde/ddpmpp_tiny.pth";
+const doc = JSON.parse(await Deno.readTextFile("fixtures/score_sde/ddpmpp_tiny.json"));
+const dir = await Deno.makeTempDir({ prefix: "score_sde_import_" });
+const configFile = `${dir}/config.json`;
+await Deno.writeTextFile(configFile, JSON.stringify(doc.config));
+const imported = `${dir}/ddpmpp.safetensors`;
+const IMPORT = ["import", "score-sde", FIXTURE, "--config", configFile, "--out", imported];
+
+Deno.test("import score-sde: the imported model's score is score_sde's on the recorded inputs", async () => {
+  const r = await runMain(IMPORT);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /imported .*ddpmpp_tiny\.pth \(step 250, EMA weights\): score_sde ncsnpp/);
+  const be = referenceBackend();
+  const model = await loadModel({ ckpt: imported }, be, "f64");
+  const f = doc.forward;
+  const x = tensor(be, f.x.values, f.x.shape, "f64");
+  const t = tensorWithHostCopy(be, Float64Array.from(f.t), [f.t.length], "f64");
+  const score = await model.score(x, t).read();
+  // score_sde divides by σ_t computed in float32, √(1 − e^{2 log α}): at t = 1e-5 the
+  // cancellation costs it 0.6% (σ = 1.00662e-3 against 1.00050e-3), so the examples at
+  // t ≥ 0.1 (float32 σ exact to 1e-6) are compared with its score, and every example with
+  // −output/σ_t for the process's own σ_t
+  const per = score.length / f.t.length, want: number[] = f.score.values;
+  for (let b = 0; b < f.t.length; b++) {
+    const sigma = model.sde.sigma(f.t[b]);
+    const rows = Array.from({ length: per }, (_, j) => b * per + j);
+    const scale = Math.max(...rows.map((i) => Math.abs(want[i])));
+    const errOfOutput = Math.max(...rows.map((i) =>
+      Math.abs(score[i] + f.output.values[i] / sigma)
+    )) /
+      scale * (f.std[b] / sigma);
+    assert.ok(
+      errOfOutput <= tol.importedNetwork.atol,
+      `example ${b}: −output/σ off by ${errOfOutput}`,
+    );
+    if (f.t[b] < 0.1) continue;
+    const err = Math.max(...rows.map((i) => Math.abs(score[i] - want[i]))) / scale;
+    assert.ok(err <= tol.importedNetwork.atol, `example ${b}: max error / max |score| = ${err}`);
+  }
+});
+
+Deno.test("an imported checkpoint runs through eval-nll and sample", async () => {
+  if (!(await Deno.stat(imported).catch(() => null))) {
+    const r = await runMain(IMPORT);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  // ten 8 × 8 RGB images: the last one is the test split
+  const images = `${dir}/images`;
+  await Deno.mkdir(images);
+  const u8: number[] = doc.likelihood.images_uint8.values;
+  for (let i = 0; i < 10; i++) {
+    const chw = u8.slice((i % 2) * 192, (i % 2 + 1) * 192);
+    const hwc = new Uint8Array(192).map((_, j) => chw[(j % 3) * 64 + Math.floor(j / 3)]);
+    await Deno.writeFile(`${images}/${i}.png`, encodePng(hwc, 8, 8, 3));
+  }
+  const nll = await runMain([
+    "eval-nll",
+    "--ckpt",
+    imported,
+    "--data",
+    `images:${images}`,
+    "--split",
+    "test",
+    "--limit",
+    "1",
+    "--rtol",
+    "1e-3",
+    "--atol",
+    "1e-3",
+    "--json",
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(nll.code, 0, nll.stderr);
+  const report = JSON.parse(nll.stdout);
+  assert.ok(Number.isFinite(report.bpd) && report.bpd > 7, nll.stdout);
+  const sample = await runMain([
+    "sample",
+    "--ckpt",
+    imported,
+    "--sampler",
+    "euler",
+    "--steps",
+    "4",
+    "--n",
+    "2",
+    "--out",
+    `${dir}/s.npy`,
+    "--json",
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(sample.code, 0, sample.stderr);
+  const drawn = JSON.parse(sample.stdout);
+  assert.deepEqual([drawn.n, drawn.shape], [2, [3, 8, 8]]);
+});
+
+Deno.test("import refuses a wrong configuration, a damaged file and bad flags", async () => {
+  const wrong = `${dir}/wrong.json`;
+  await Deno.writeTextFile(
+    wrong,
+    JSON.stringify({ ...doc.config, model: { ...doc.config.model, nf: 16 } }),
+  );
+  const shape = await runMain([
+    "import",
+    "score-sde",
+    FIXTURE,
+    "--config",
+    wrong,
+    "--out",
+    `${dir}/w.safetensors`,
+  ]);
+  assert.equal(shape.code, 3, shape.stderr);
+  assert.match(
+    shape.stderr,
+    /has shape \[.*\], the configuration gives \[.*\] \(is --config right\?\)/,
+  );
+  const bytes = await Deno.readFile(FIXTURE);
+  const cut = `${dir}/cut.pth`;
+  await Deno.writeFile(cut, bytes.slice(0, Math.floor(bytes.length / 2)));
+  const damaged = await runMain([
+    "import",
+    "score-sde",
+    cut,
+    "--config",
+    configFile,
+    "--out",
+    `${dir}/c.safetensors`,
+  ]);
+  assert.equal(damaged.code, 3, damaged.stderr);
+  assert.match(damaged.stderr, /cut\.pth/);
+  for (
+    const [args, message] of [
+      [["import", "edm", FIXTURE, "--out", "x"], /unknown format "edm"/],
+      [["import", "score-sde", FIXTURE, "--out", "x"], /needs --config/],
+      [
+        ["import", "score-sde", FIXTURE, "--config", "vp/nope", "--out", "x"],
+        /expected one of vp\/cifar10_ddpmpp_continuous/,
+      ],
+      [["import", "score-sde", FIXTURE, "--config", configFile], /needs --out/],
+    ] as const
+  ) {
+    const r = await runMain([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(await Deno.stat(`${dir}/w.safetensors`).catch(() => null), null, "nothing written");
+});

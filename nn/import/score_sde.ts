@@ -129,7 +129,12 @@ export function ncsnppConfigOf(c: ScoreSdeConfig): NcsnppConfig {
       "training.continuous = False: discrete-time score_sde models are not imported",
     );
   }
-  const m = c.model, ve = c.training.sde === "vesde";
+  if (c.training.sde === "vesde") {
+    // the network evaluates VE inputs (σ(t), scale_by_sigma), but no VE checkpoint has been
+    // checked against the original yet
+    throw new UsageError("training.sde = 'vesde': VE models are not imported yet");
+  }
+  const m = c.model, ve = false as boolean;
   const config: NcsnppConfig = {
     resolution: c.data.image_size,
     channels: c.data.num_channels,

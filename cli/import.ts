@@ -154,8 +154,8 @@ async function scoreSdeSettings(spec: string): Promise<ScoreSdeConfig> {
 }
 
 /**
- * The configuration stored with the weights: the network, score_sde's process and
- * parameterisation (ε for VP and sub-VP, the score itself for VE), and its training settings
+ * The configuration stored with the weights: the network, score_sde's process (VP or sub-VP;
+ * `ncsnppConfigOf` refuses VE) and parameterisation (ε), and its training settings
  * (so `train --init` continues as score_sde trained: simple DSM weighting, uniform times).
  */
 function importedConfig(
@@ -164,17 +164,10 @@ function importedConfig(
   source: { file: string; config: string; weights: "ema" | "raw" },
 ): TrainConfig {
   const m = s.model;
-  const sde = s.training.sde === "vesde"
-    ? makeSde("ve", { sigmaMin: m.sigma_min, sigmaMax: m.sigma_max })
-    : makeSde(s.training.sde === "vpsde" ? "vp" : "subvp", {
-      beta0: m.beta_min,
-      beta1: m.beta_max,
-    });
-  if (!s.data.centered) {
-    throw new UsageError(
-      "data.centered = False: score_sde then models [0, 1] images, and this toolkit's image data are on [−1, 1]; not supported yet",
-    );
-  }
+  const sde = makeSde(s.training.sde === "vpsde" ? "vp" : "subvp", {
+    beta0: m.beta_min,
+    beta1: m.beta_max,
+  });
   return {
     data: `cifar10:data/cifar10`,
     nTrain: 0,
@@ -182,7 +175,7 @@ function importedConfig(
     objective: "dsm",
     weighting: "simple",
     timeSampling: "uniform",
-    param: s.training.sde === "vesde" ? "score" : "eps",
+    param: "eps",
     sde: sdeToJson(sde),
     tMin: sde.tMinLikelihood,
     highOrder: 0,

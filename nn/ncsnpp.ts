@@ -265,31 +265,32 @@ function positionalOnDevice(x: Tensor, labels: Tensor, dim: number): Tensor {
   return concat([sin(arg), cos(arg)], 1);
 }
 
-/** σ(t) = σ_min (σ_max/σ_min)^t of a VE model's time input. */
-function veSigma(c: NcsnppConfig, t: number): number {
-  return c.sigmaMin! * (c.sigmaMax! / c.sigmaMin!) ** t;
+/** σ(t) = σ_min (σ_max/σ_min)^t of a VE model's time input, or log σ(t), per example [B]. */
+function veSigmaOf(c: NcsnppConfig, x: Tensor, t: Tensor, log: boolean): Tensor {
+  const low = Math.log(c.sigmaMin!), span = Math.log(c.sigmaMax! / c.sigmaMin!);
+  const host = t.requiresGrad ? null : t.hostValues();
+  if (host) {
+    const f = (v: number) => log ? low + v * span : Math.exp(low + v * span);
+    return tensor(x.backend, host.map(f), [host.length], x.dtype);
+  }
+  const logSigma = add(mul(t, span), low);
+  return log ? logSigma : exp(logSigma);
 }
 
 /** The embedding of the time input, before the two dense layers. */
 function timeFeatures(p: NcsnppParams, c: NcsnppConfig, x: Tensor, t: Tensor): Tensor {
-  const host = t.requiresGrad ? null : t.hostValues();
-  const scaled = (f: (v: number) => number) =>
-    host ? tensor(x.backend, host.map(f), [host.length], x.dtype) : null;
   if (c.embeddingType === "fourier") {
-    // log σ(t) = log σ_min + t log(σ_max/σ_min)
-    const logSigma = scaled((v) => Math.log(veSigma(c, v))) ??
-      add(mul(t, Math.log(c.sigmaMax! / c.sigmaMin!)), Math.log(c.sigmaMin!));
     const w = p[`all_modules.0.W`];
-    const arg = mul(mul(reshape(logSigma, [t.size, 1]), reshape(w, [1, w.size])), 2 * Math.PI);
+    const logSigma = reshape(veSigmaOf(c, x, t, true), [t.size, 1]);
+    const arg = mul(mul(logSigma, reshape(w, [1, w.size])), 2 * Math.PI);
     return concat([sin(arg), cos(arg)], 1);
   }
   if (c.timeInput === "999t") {
+    const host = t.requiresGrad ? null : t.hostValues();
     if (host) return positionalOnHost(x, host.map((v) => Math.fround(v * 999)), c.nf);
     return positionalOnDevice(x, mul(t, 999), c.nf);
   }
-  const sigma = scaled((v) => veSigma(c, v)) ??
-    mul(exp(add(mul(t, Math.log(c.sigmaMax! / c.sigmaMin!)), Math.log(c.sigmaMin!))), 1);
-  return positionalOnDevice(x, sigma, c.nf);
+  return positionalOnDevice(x, veSigmaOf(c, x, t, false), c.nf);
 }
 
 /** DDPM-type down- and upsampling modules (`Downsample`, `Upsample` with fir = False). */
@@ -351,18 +352,7 @@ export function ncsnppForward(p: NcsnppParams, c: NcsnppConfig, x: Tensor, t: Te
   }
   h = silu(norm(p, next(), h));
   h = conv(p, next(), h);
-  if (c.scaleBySigma) {
-    const host = t.requiresGrad ? null : t.hostValues();
-    const sigma = host
-      ? tensor(x.backend, host.map((v) => veSigma(c, v)), [t.size, 1, 1, 1], x.dtype)
-      : reshape(exp(add(mul(t, Math.log(c.sigmaMax! / c.sigmaMin!)), Math.log(c.sigmaMin!))), [
-        t.size,
-        1,
-        1,
-        1,
-      ]);
-    h = div(h, sigma);
-  }
+  if (c.scaleBySigma) h = div(h, reshape(veSigmaOf(c, x, t, false), [t.size, 1, 1, 1]));
   return h;
 }
 

@@ -134,7 +134,12 @@ export function ncsnppConfigOf(c: ScoreSdeConfig): NcsnppConfig {
     // checked against the original yet
     throw new UsageError("training.sde = 'vesde': VE models are not imported yet");
   }
-  const m = c.model, ve = false as boolean;
+  if (!c.data.centered) {
+    throw new UsageError(
+      "data.centered = False: score_sde then models [0, 1] images, and this toolkit's image data are on [−1, 1]; not supported yet",
+    );
+  }
+  const m = c.model;
   const config: NcsnppConfig = {
     resolution: c.data.image_size,
     channels: c.data.num_channels,
@@ -153,8 +158,7 @@ export function ncsnppConfigOf(c: ScoreSdeConfig): NcsnppConfig {
     fir: m.fir,
     progressive: m.progressive,
     progressiveInput: m.progressive_input,
-    timeInput: ve ? "sigma" : "999t",
-    ...(ve ? { sigmaMin: m.sigma_min, sigmaMax: m.sigma_max } : {}),
+    timeInput: "999t",
   };
   const why = unsupportedNcsnpp(config);
   if (why) throw new UsageError(`this score_sde config is not supported yet: ${why}`);

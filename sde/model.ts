@@ -22,6 +22,14 @@ export interface DiffusionModel {
   denoisingMean?(x: Tensor, t: Tensor): Tensor;
   /** C(x_t, t) ≈ Cov[x_0 | x_t] as diagonal plus low rank (a Likelihood-Matching head). */
   denoisingCov?(x: Tensor, t: Tensor): LowRank;
+  /**
+   * Class-conditional models: the number of classes they know. `withLabel(k)` is the same model
+   * with every example's label fixed to k (the score of p_t(x | k)); `withLabel(null)` gives it
+   * no label (a zero one-hot), the unconditional model of a network trained with label dropout.
+   * Absent on unconditional models.
+   */
+  readonly classes?: number;
+  withLabel?(label: number | null): DiffusionModel;
   /** A description for reports, e.g. "gmm:fixtures/mix2d.json (3 components, D = 2)". */
   readonly description: string;
 }

@@ -27,6 +27,17 @@ export type NetworkParams = MlpParams | UnetParams | NcsnppParams;
 /** Per-call options: dropout is active only when a training step passes its rng. */
 export interface ForwardOptions {
   dropoutRng?: Rng;
+  /**
+   * Class labels of a class-conditional network, one-hot [B, classes]; a zero row is "no
+   * label" (what label dropout trains). Unconditional networks ignore them.
+   */
+  labels?: Tensor;
+}
+
+/** The number of classes a network is conditioned on; undefined when it is unconditional. */
+export function networkClasses(c: NetworkConfig): number | undefined {
+  const classes = (c as { classes?: number }).classes;
+  return classes !== undefined && classes > 0 ? classes : undefined;
 }
 
 export function initNetwork(

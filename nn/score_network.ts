@@ -3,7 +3,8 @@
  * velocity) converted to the score of its process (docs/MATH.md §1).
  */
 
-import type { Tensor } from "../compute/mod.ts";
+import { type Tensor, tensor } from "../compute/mod.ts";
+import { UsageError } from "../io/errors.ts";
 import type { DiffusionModel, Parameterization } from "../sde/model.ts";
 import { scoreFromPrediction } from "../sde/parameterization.ts";
 import type { Sde } from "../sde/sde.ts";
@@ -12,6 +13,7 @@ import { covarianceHead } from "./covariance_head.ts";
 import {
   describeNetwork,
   type ForwardOptions,
+  networkClasses,
   type NetworkConfig,
   networkForward,
   type NetworkParams,
@@ -28,6 +30,7 @@ export interface CovarianceHeadModel {
 export class NetworkScoreModel implements DiffusionModel {
   readonly shape: readonly number[];
   readonly description: string;
+  readonly classes?: number;
 
   constructor(
     readonly sde: Sde,
@@ -42,7 +45,31 @@ export class NetworkScoreModel implements DiffusionModel {
       describeNetwork(config)
     }, ${param}-prediction, ${sde.kind}${head ? `, rank-${head.rank} covariance head` : ""}`;
     if (!head) this.denoisingCov = undefined;
+    this.classes = networkClasses(config);
+    if (this.classes === undefined) this.withLabel = undefined;
   }
+
+  /** The model with every example's label fixed (null: no label); see `DiffusionModel`. */
+  withLabel?: (label: number | null) => DiffusionModel = (label) => {
+    const classes = this.classes!;
+    if (label !== null && !(Number.isInteger(label) && label >= 0 && label < classes)) {
+      throw new UsageError(`class ${label}: this model knows classes 0…${classes - 1}`);
+    }
+    return {
+      sde: this.sde,
+      shape: this.shape,
+      description: `${this.description}, ${label === null ? "no label" : `class ${label}`}`,
+      score: (x, t) => {
+        const labels = oneHot(x, classes, label);
+        return scoreFromPrediction(
+          this.param,
+          this.predict(x, t, this.params, { labels }),
+          x,
+          this.sde.alphaSigmaT(t),
+        );
+      },
+    };
+  };
 
   /** C(x_t, t) ≈ Cov[x_0 | x_t] from the covariance head (Likelihood Matching), when there is one. */
   denoisingCov?: (x: Tensor, t: Tensor) => LowRank = (x, t) =>
@@ -61,4 +88,11 @@ export class NetworkScoreModel implements DiffusionModel {
   score(x: Tensor, t: Tensor): Tensor {
     return scoreFromPrediction(this.param, this.predict(x, t), x, this.sde.alphaSigmaT(t));
   }
+}
+
+/** [B, classes] one-hot rows for `label` (all zero for null), on x's backend and dtype. */
+function oneHot(x: Tensor, classes: number, label: number | null): Tensor {
+  const rows = x.shape[0], data = new Float32Array(rows * classes);
+  if (label !== null) { for (let i = 0; i < rows; i++) data[i * classes + label] = 1; }
+  return tensor(x.backend, data, [rows, classes], x.dtype);
 }

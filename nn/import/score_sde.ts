@@ -35,8 +35,11 @@ export interface ScoreSdeConfig {
     conditional: boolean;
     scale_by_sigma: boolean;
     fir: boolean;
+    fir_kernel: number[];
     progressive: "none" | "output_skip" | "residual";
     progressive_input: "none" | "input_skip" | "residual";
+    progressive_combine: "sum" | "cat";
+    ema_rate: number;
     beta_min: number;
     beta_max: number;
     sigma_min: number;
@@ -61,8 +64,11 @@ const DDPMPP_CIFAR10: ScoreSdeConfig = {
     conditional: true,
     scale_by_sigma: false,
     fir: false,
+    fir_kernel: [1, 3, 3, 1],
     progressive: "none",
     progressive_input: "none",
+    progressive_combine: "sum",
+    ema_rate: 0.9999,
     beta_min: 0.1,
     beta_max: 20,
     sigma_min: 0.01,
@@ -74,11 +80,23 @@ const withModel = (
   c: ScoreSdeConfig,
   sde: ScoreSdeConfig["training"]["sde"],
   model: Partial<ScoreSdeConfig["model"]>,
+  data: Partial<ScoreSdeConfig["data"]> = {},
 ): ScoreSdeConfig => ({
-  ...c,
   training: { ...c.training, sde },
+  data: { ...c.data, ...data },
   model: { ...c.model, ...model },
 });
+
+/** NCSN++ on VP and sub-VP: DDPM++ with FIR resampling and the residual input pyramid. */
+const NCSNPP_VP = { fir: true, progressive_input: "residual" } as const;
+/** NCSN++ on VE: also Fourier features of σ, `scale_by_sigma`, EMA 0.999, and [0, 1] data. */
+const NCSNPP_VE = {
+  ...NCSNPP_VP,
+  embedding_type: "fourier",
+  scale_by_sigma: true,
+  ema_rate: 0.999,
+} as const;
+const UNCENTERED = { centered: false };
 
 /** score_sde's config files by their path under `configs/`, without `.py`. */
 export const SCORE_SDE_CONFIGS: Record<string, ScoreSdeConfig> = {
@@ -88,6 +106,21 @@ export const SCORE_SDE_CONFIGS: Record<string, ScoreSdeConfig> = {
   "subvp/cifar10_ddpmpp_deep_continuous": withModel(DDPMPP_CIFAR10, "subvpsde", {
     num_res_blocks: 8,
   }),
+  "vp/cifar10_ncsnpp_continuous": withModel(DDPMPP_CIFAR10, "vpsde", NCSNPP_VP),
+  "vp/cifar10_ncsnpp_deep_continuous": withModel(DDPMPP_CIFAR10, "vpsde", {
+    ...NCSNPP_VP,
+    num_res_blocks: 8,
+  }),
+  "subvp/cifar10_ncsnpp_continuous": withModel(DDPMPP_CIFAR10, "subvpsde", NCSNPP_VP),
+  "subvp/cifar10_ncsnpp_deep_continuous": withModel(DDPMPP_CIFAR10, "subvpsde", {
+    ...NCSNPP_VP,
+    num_res_blocks: 8,
+  }),
+  "ve/cifar10_ncsnpp_continuous": withModel(DDPMPP_CIFAR10, "vesde", NCSNPP_VE, UNCENTERED),
+  "ve/cifar10_ncsnpp_deep_continuous": withModel(DDPMPP_CIFAR10, "vesde", {
+    ...NCSNPP_VE,
+    num_res_blocks: 8,
+  }, UNCENTERED),
 };
 
 /** A config file's JSON: every field of `ScoreSdeConfig`, checked by type, naming the file. */
@@ -122,24 +155,46 @@ export function parseScoreSdeConfig(json: unknown, file: string): ScoreSdeConfig
   return out as unknown as ScoreSdeConfig;
 }
 
-/** The network config of a score_sde config; usage errors name the unsupported field. */
+/** The values score_sde accepts for its string fields (it lower-cases them first). */
+const CHOICES = {
+  resblock_type: ["biggan", "ddpm"],
+  embedding_type: ["positional", "fourier"],
+  progressive: ["none", "output_skip", "residual"],
+  progressive_input: ["none", "input_skip", "residual"],
+  progressive_combine: ["sum", "cat"],
+} as const;
+
+/**
+ * The network config of a score_sde config; usage errors name the unsupported field. VE
+ * networks are fed σ(t) of the config's own σ range; `data.centered = False` is accepted for VE
+ * only, where it is an exact change of variables (docs/import_score_sde.md).
+ */
 export function ncsnppConfigOf(c: ScoreSdeConfig): NcsnppConfig {
   if (!c.training.continuous) {
     throw new UsageError(
       "training.continuous = False: discrete-time score_sde models are not imported",
     );
   }
-  if (c.training.sde === "vesde") {
-    // the network evaluates VE inputs (σ(t), scale_by_sigma), but no VE checkpoint has been
-    // checked against the original yet
-    throw new UsageError("training.sde = 'vesde': VE models are not imported yet");
-  }
-  if (!c.data.centered) {
+  if (!["vpsde", "subvpsde", "vesde"].includes(c.training.sde)) {
     throw new UsageError(
-      "data.centered = False: score_sde then models [0, 1] images, and this toolkit's image data are on [−1, 1]; not supported yet",
+      `training.sde = '${c.training.sde}': expected 'vpsde', 'subvpsde' or 'vesde'`,
     );
   }
-  const m = c.model;
+  const ve = c.training.sde === "vesde";
+  if (!c.data.centered && !ve) {
+    throw new UsageError(
+      `data.centered = False with training.sde = '${c.training.sde}': the network then models [0, 1] images, and this toolkit's data are on [−1, 1]; only for VE is that an exact change of variables (a VP process on [0, 1] is not one on [−1, 1])`,
+    );
+  }
+  const m = { ...c.model };
+  for (const [field, allowed] of Object.entries(CHOICES)) {
+    const key = field as keyof typeof CHOICES;
+    const v = String(m[key]).toLowerCase();
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new UsageError(`model.${field} = '${m[key]}': expected one of ${allowed.join(", ")}`);
+    }
+    (m as Record<string, unknown>)[key] = v;
+  }
   const config: NcsnppConfig = {
     resolution: c.data.image_size,
     channels: c.data.num_channels,
@@ -156,13 +211,35 @@ export function ncsnppConfigOf(c: ScoreSdeConfig): NcsnppConfig {
     centered: c.data.centered,
     scaleBySigma: m.scale_by_sigma,
     fir: m.fir,
+    firKernel: m.fir_kernel,
     progressive: m.progressive,
     progressiveInput: m.progressive_input,
-    timeInput: "999t",
+    progressiveCombine: m.progressive_combine,
+    timeInput: ve ? "sigma" : "999t",
+    ...(ve ? { sigmaMin: m.sigma_min, sigmaMax: m.sigma_max } : {}),
   };
   const why = unsupportedNcsnpp(config);
   if (why) throw new UsageError(`this score_sde config is not supported yet: ${why}`);
   return config;
+}
+
+/**
+ * The process of the imported model in this toolkit's data space ([−1, 1]): score_sde's own for
+ * centred data; for VE on [0, 1] data (x = 2y − 1, so x_t = x + 2σ(t) ε) the σ range doubled.
+ */
+export function scoreSdeProcess(c: ScoreSdeConfig): {
+  kind: "vp" | "subvp" | "ve";
+  params: Record<string, number>;
+} {
+  const m = c.model;
+  if (c.training.sde !== "vesde") {
+    return {
+      kind: c.training.sde === "vpsde" ? "vp" : "subvp",
+      params: { beta0: m.beta_min, beta1: m.beta_max },
+    };
+  }
+  const scale = c.data.centered ? 1 : 2;
+  return { kind: "ve", params: { sigmaMin: scale * m.sigma_min, sigmaMax: scale * m.sigma_max } };
 }
 
 export interface ImportedWeights {

@@ -1,12 +1,13 @@
 /**
- * `import score-sde` end to end: the original code's tiny DDPM++ checkpoint
- * (fixtures/score_sde/) becomes a checkpoint here whose score equals score_sde's
- * `get_score_fn` output on the recorded inputs, which eval-nll and sample then take with --ckpt;
- * wrong configurations and damaged files are refused naming the problem.
+ * `import score-sde` end to end: the original code's tiny DDPM++ and NCSN++ checkpoints
+ * (fixtures/score_sde/) become checkpoints here whose score equals score_sde's `get_score_fn`
+ * output on the recorded inputs (for the VE model on [0, 1] data, after the change of variables
+ * to [−1, 1]), which eval-nll and sample then take with --ckpt; wrong configurations, damaged
+ * files and `data.centered = False` outside VE are refused naming the problem.
  */
 
 import assert from "node:assert/strict";
-import { tensor, tensorWithHostCopy } from "../../compute/mod.ts";
+import { add, mul, tensor, tensorWithHostCopy } from "../../compute/mod.ts";
 import { referenceBackend } from "../../compute/select.ts";
 import { encodePng } from "../../io/png.ts";
 import { loadModel } from "../../cli/load_model.ts";
@@ -54,13 +55,10 @@ Deno.test("import score-sde: the imported model's score is score_sde's on the re
   }
 });
 
-Deno.test("an imported checkpoint runs through eval-nll and sample", async () => {
-  if (!(await Deno.stat(imported).catch(() => null))) {
-    const r = await runMain(IMPORT);
-    assert.equal(r.code, 0, r.stderr);
-  }
-  // ten 8 × 8 RGB images: the last one is the test split
+/** Ten 8 × 8 RGB images (the fixture's two, repeated) in a folder: the last one is the test split. */
+async function imagesFolder(): Promise<string> {
   const images = `${dir}/images`;
+  if (await Deno.stat(images).catch(() => null)) return images;
   await Deno.mkdir(images);
   const u8: number[] = doc.likelihood.images_uint8.values;
   for (let i = 0; i < 10; i++) {
@@ -68,10 +66,16 @@ Deno.test("an imported checkpoint runs through eval-nll and sample", async () =>
     const hwc = new Uint8Array(192).map((_, j) => chw[(j % 3) * 64 + Math.floor(j / 3)]);
     await Deno.writeFile(`${images}/${i}.png`, encodePng(hwc, 8, 8, 3));
   }
+  return images;
+}
+
+/** eval-nll (one image, loose tolerance) and sample (two, four Euler steps) of a checkpoint. */
+async function evalAndSample(ckpt: string) {
+  const images = await imagesFolder();
   const nll = await runMain([
     "eval-nll",
     "--ckpt",
-    imported,
+    ckpt,
     "--data",
     `images:${images}`,
     "--split",
@@ -92,7 +96,7 @@ Deno.test("an imported checkpoint runs through eval-nll and sample", async () =>
   const sample = await runMain([
     "sample",
     "--ckpt",
-    imported,
+    ckpt,
     "--sampler",
     "euler",
     "--steps",
@@ -108,6 +112,122 @@ Deno.test("an imported checkpoint runs through eval-nll and sample", async () =>
   assert.equal(sample.code, 0, sample.stderr);
   const drawn = JSON.parse(sample.stdout);
   assert.deepEqual([drawn.n, drawn.shape], [2, [3, 8, 8]]);
+  return { bpd: report.bpd as number };
+}
+
+Deno.test("an imported checkpoint runs through eval-nll and sample", async () => {
+  if (!(await Deno.stat(imported).catch(() => null))) {
+    const r = await runMain(IMPORT);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await evalAndSample(imported);
+});
+
+const VE_FIXTURE = "fixtures/score_sde/ncsnpp_ve_tiny.pth";
+const veDoc = JSON.parse(await Deno.readTextFile("fixtures/score_sde/ncsnpp_ve_tiny.json"));
+const veConfig = `${dir}/ve_config.json`;
+await Deno.writeTextFile(veConfig, JSON.stringify(veDoc.config));
+const veImported = `${dir}/ncsnpp_ve.safetensors`;
+
+Deno.test("import score-sde: a VE NCSN++ on [0, 1] data has score_sde's score, in [−1, 1] coordinates", async () => {
+  const r = await runMain([
+    "import",
+    "score-sde",
+    VE_FIXTURE,
+    "--config",
+    veConfig,
+    "--out",
+    veImported,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\(step 300, EMA weights\): score_sde ncsnpp .* ve process/);
+  const be = referenceBackend();
+  const model = await loadModel({ ckpt: veImported }, be, "f64");
+  // x = 2y − 1: the process is VE with σ doubled, and the score in x is half score_sde's in y
+  const m = veDoc.config.model;
+  assert.equal(model.sde.kind, "ve");
+  assert.ok(Math.abs(model.sde.sigma(0) - 2 * m.sigma_min) <= 1e-12 * m.sigma_min);
+  assert.ok(Math.abs(model.sde.sigma(1) - 2 * m.sigma_max) <= 1e-12 * m.sigma_max);
+  const f = veDoc.forward;
+  const y = tensor(be, f.x.values, f.x.shape, "f64");
+  const t = tensorWithHostCopy(be, Float64Array.from(f.t), [f.t.length], "f64");
+  const score = await model.score(add(mul(y, 2), -1), t).read();
+  const per = score.length / f.t.length, want: number[] = f.score.values;
+  for (let b = 0; b < f.t.length; b++) {
+    const rows = Array.from({ length: per }, (_, j) => b * per + j);
+    const scale = Math.max(...rows.map((i) => Math.abs(want[i] / 2)));
+    const err = Math.max(...rows.map((i) => Math.abs(score[i] - want[i] / 2))) / scale;
+    assert.ok(err <= tol.importedNetwork.atol, `example ${b} (t = ${f.t[b]}): ${err}`);
+  }
+});
+
+Deno.test("an imported VE NCSN++ runs through eval-nll and sample", async () => {
+  if (!(await Deno.stat(veImported).catch(() => null))) {
+    const r = await runMain([
+      "import",
+      "score-sde",
+      VE_FIXTURE,
+      "--config",
+      veConfig,
+      "--out",
+      veImported,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await evalAndSample(veImported);
+});
+
+Deno.test("import score-sde: the sub-VP NCSN++ fixture has score_sde's score", async () => {
+  const subvpDoc = JSON.parse(await Deno.readTextFile("fixtures/score_sde/ncsnpp_subvp_tiny.json"));
+  const config = `${dir}/subvp_config.json`, out = `${dir}/ncsnpp_subvp.safetensors`;
+  await Deno.writeTextFile(config, JSON.stringify(subvpDoc.config));
+  const r = await runMain([
+    "import",
+    "score-sde",
+    "fixtures/score_sde/ncsnpp_subvp_tiny.pth",
+    "--config",
+    config,
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /subvp process/);
+  const be = referenceBackend();
+  const model = await loadModel({ ckpt: out }, be, "f64");
+  const f = subvpDoc.forward;
+  const x = tensor(be, f.x.values, f.x.shape, "f64");
+  const t = tensorWithHostCopy(be, Float64Array.from(f.t), [f.t.length], "f64");
+  const score = await model.score(x, t).read();
+  const per = score.length / f.t.length;
+  for (let b = 0; b < f.t.length; b++) {
+    // the process's own σ_t: score_sde's float32 σ_t cancels badly at small t (see above)
+    const sigma = model.sde.sigma(f.t[b]);
+    const rows = Array.from({ length: per }, (_, j) => b * per + j);
+    const want = rows.map((i) => -f.output.values[i] / sigma);
+    const scale = Math.max(...want.map(Math.abs));
+    const err = Math.max(...rows.map((i, j) => Math.abs(score[i] - want[j]))) / scale;
+    assert.ok(err <= tol.importedNetwork.atol, `example ${b}: ${err}`);
+  }
+});
+
+Deno.test("import score-sde refuses data.centered = False outside VE, naming the field", async () => {
+  const vp = `${dir}/vp_uncentered.json`;
+  await Deno.writeTextFile(
+    vp,
+    JSON.stringify({ ...doc.config, data: { ...doc.config.data, centered: false } }),
+  );
+  const r = await runMain([
+    "import",
+    "score-sde",
+    FIXTURE,
+    "--config",
+    vp,
+    "--out",
+    `${dir}/vp_uncentered.safetensors`,
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /data\.centered = False with training\.sde = 'vpsde'/);
+  assert.equal(await Deno.stat(`${dir}/vp_uncentered.safetensors`).catch(() => null), null);
 });
 
 Deno.test("import refuses a wrong configuration, a damaged file and bad flags", async () => {
@@ -146,7 +266,7 @@ Deno.test("import refuses a wrong configuration, a damaged file and bad flags", 
   assert.match(damaged.stderr, /cut\.pth/);
   for (
     const [args, message] of [
-      [["import", "edm", FIXTURE, "--out", "x"], /unknown format "edm"/],
+      [["import", "nope", FIXTURE, "--out", "x"], /unknown format "nope"/],
       [["import", "score-sde", FIXTURE, "--out", "x"], /needs --config/],
       [
         ["import", "score-sde", FIXTURE, "--config", "vp/nope", "--out", "x"],

@@ -40,7 +40,7 @@ export function headNetwork(score: NetworkConfig, rank: number): NetworkConfig {
   if (score.kind === "mlp") {
     return { ...score, hidden: Math.max(16, score.hidden / 2), outDim: score.dim * (1 + rank) };
   }
-  if (score.kind === "ncsnpp") {
+  if (score.kind === "ncsnpp" || score.kind === "edm" || score.kind === "vdm-unet") {
     throw new Error("a covariance head is built for the mlp and unet networks only");
   }
   const base = Math.max(score.groups, Math.round(score.base / 2 / score.groups) * score.groups);

@@ -9,6 +9,7 @@ import { VpSde } from "./vp.ts";
 import { SubVpSde } from "./subvp.ts";
 import { VeSde } from "./ve.ts";
 import { VdmSde } from "./vdm.ts";
+import { SpSde } from "./sp.ts";
 
 /** Every process's constants, by kind; the names are those of `sde.params`. */
 export interface SdeParams {
@@ -16,6 +17,7 @@ export interface SdeParams {
   subvp: { beta0: number; beta1: number };
   ve: { sigmaMin: number; sigmaMax: number };
   vdm: { gammaMin: number; gammaMax: number };
+  sp: { gammaMin: number; gammaMax: number };
 }
 
 /** The serialised form: `sdeFromJson(sdeToJson(sde))` rebuilds an identical process. */
@@ -24,13 +26,14 @@ export interface SdeJson {
   params: Record<string, number>;
 }
 
-export const SDE_KINDS: readonly SdeKind[] = ["vp", "subvp", "ve", "vdm"];
+export const SDE_KINDS: readonly SdeKind[] = ["vp", "subvp", "ve", "vdm", "sp"];
 
 const PARAM_NAMES: { [K in SdeKind]: readonly (keyof SdeParams[K])[] } = {
   vp: ["beta0", "beta1"],
   subvp: ["beta0", "beta1"],
   ve: ["sigmaMin", "sigmaMax"],
   vdm: ["gammaMin", "gammaMax"],
+  sp: ["gammaMin", "gammaMax"],
 };
 
 /** The constructors take `undefined` as "the paper's default". */
@@ -39,6 +42,7 @@ const CONSTRUCT: { [K in SdeKind]: (p: Partial<SdeParams[K]>) => Sde } = {
   subvp: (p) => new SubVpSde(p.beta0, p.beta1),
   ve: (p) => new VeSde(p.sigmaMin, p.sigmaMax),
   vdm: (p) => new VdmSde(p.gammaMin, p.gammaMax),
+  sp: (p) => new SpSde(p.gammaMin, p.gammaMax),
 };
 
 /** [name, requirement in words, test] per kind, checked on the constructed `params`. */
@@ -51,11 +55,16 @@ const CHECKS: { [K in SdeKind]: Check[] } = {
     // σmax = σmin would make g ≡ 0: no diffusion at all
     ["sigmaMax", "a finite number > sigmaMin", (p) => p.sigmaMax > p.sigmaMin],
   ],
-  vdm: [
+  vdm: gammaChecks(),
+  sp: gammaChecks(),
+};
+
+function gammaChecks(): Check[] {
+  return [
     ["gammaMin", "a finite number", () => true],
     ["gammaMax", "a finite number > gammaMin", (p) => p.gammaMax > p.gammaMin],
-  ],
-};
+  ];
+}
 
 function betaChecks(): Check[] {
   return [

@@ -6,7 +6,7 @@
 
 import type { Tensor } from "../compute/mod.ts";
 
-export type SdeKind = "vp" | "subvp" | "ve" | "vdm";
+export type SdeKind = "vp" | "subvp" | "ve" | "vdm" | "sp";
 
 export interface Sde {
   readonly kind: SdeKind;

@@ -69,6 +69,7 @@ Deno.test("default t_min per process (likelihood / sampling) matches docs/MATH.m
     subvp: { likelihood: 1e-2, sampling: 1e-3 },
     ve: { likelihood: 1e-5, sampling: 1e-5 },
     vdm: { likelihood: 0, sampling: 0 },
+    sp: { likelihood: 0, sampling: 0 },
   });
 });
 
@@ -157,7 +158,7 @@ Deno.test("makeSde rejects bad constants, naming the parameter, what it expected
       /unknown parameter "beta0" \(expected sigmaMin, sigmaMax\)/,
     ],
     [() => makeSde("vp", { beta0: "0.1" } as never), /beta0 must be a number, found "0.1"/],
-    [() => makeSde("edm" as never), /unknown SDE kind "edm" \(expected vp, subvp, ve, vdm\)/],
+    [() => makeSde("edm" as never), /unknown SDE kind "edm" \(expected vp, subvp, ve, vdm, sp\)/],
     [() => sdeFromJson({ params: {} }), /must be an object \{kind, params\}/],
     [() => sdeFromJson({ kind: "vp", params: 3 }), /params must be an object, found 3/],
   ];
@@ -170,6 +171,7 @@ Deno.test("sdeFromJson(sdeToJson(sde)) rebuilds the process through JSON text", 
     subvp: { beta0: 0.05, beta1: 25 },
     ve: { sigmaMin: 0.02, sigmaMax: 80 },
     vdm: { gammaMin: -10, gammaMax: 6 },
+    sp: { gammaMin: -10, gammaMax: 6 },
   };
   for (const kind of SDE_KINDS) {
     const sde = makeSde(kind, custom[kind]);

@@ -9,10 +9,14 @@
 import type { Command } from "commander";
 import { UsageError } from "../io/errors.ts";
 import { SCORE_SDE_CONFIGS } from "../nn/import/score_sde.ts";
+import { IDODE_CONFIGS } from "../nn/import/idode.ts";
 import { importScoreSde } from "./import_score_sde.ts";
+import { importEdm } from "./import_edm.ts";
+import { importIdode } from "./import_idode.ts";
 import type { OptionKeys } from "./options.ts";
 
-export const describe = "import a published PyTorch checkpoint (score_sde) as a checkpoint here";
+export const describe =
+  "import a published checkpoint (score_sde, EDM, i-DODE) as a checkpoint here";
 
 export interface ImportFlags {
   out?: string;
@@ -33,6 +37,8 @@ type Importer = (source: string, f: ImportFlags & { out: string }) => Promise<vo
 
 const FORMATS: Record<string, { importer: Importer; source: string }> = {
   "score-sde": { importer: importScoreSde, source: "score_sde_pytorch's checkpoint_N.pth" },
+  edm: { importer: importEdm, source: "EDM's network-snapshot-N.pkl" },
+  "i-dode": { importer: importIdode, source: "i-DODE's checkpoints-0/ckpt-N.flax or its folder" },
 };
 
 export function register(cmd: Command): void {
@@ -40,14 +46,16 @@ export function register(cmd: Command): void {
     .argument("<format>", `checkpoint format: ${Object.keys(FORMATS).join(", ")}`)
     .argument(
       "<source>",
-      `the checkpoint file (${Object.entries(FORMATS).map(([k, v]) => `${k}: ${v.source}`)})`,
+      `the checkpoint file (${
+        Object.entries(FORMATS).map(([k, v]) => `${k}: ${v.source}`).join("; ")
+      })`,
     )
     .option("--out <file>", "where the imported checkpoint goes (.safetensors; required)")
     .option(
       "--config <name|file>",
-      `score-sde: the model's configuration, one of score_sde's configs (${
+      `the model's configuration (score-sde, i-dode; edm snapshots carry their own): one of score_sde's configs (${
         Object.keys(SCORE_SDE_CONFIGS).join(", ")
-      }) or a JSON file of the same fields`,
+      }) or i-DODE's (${Object.keys(IDODE_CONFIGS).join(", ")}), or a JSON file of the same fields`,
     )
     .option(
       "--weights <kind>",
@@ -61,6 +69,8 @@ export function register(cmd: Command): void {
 Examples:
   deno run -P main.ts import score-sde checkpoint_26.pth --config vp/cifar10_ddpmpp_continuous --out ddpmpp.safetensors
   deno run -P main.ts import score-sde checkpoint_8.pth --config my_config.json --weights raw --out raw.safetensors
+  deno run -P main.ts import edm edm-cifar10-32x32-cond-vp.pkl --out edm.safetensors
+  deno run -P main.ts import i-dode checkpoints-0 --config cifar10-sp --out idode_sp.safetensors
   deno task eval-nll --ckpt ddpmpp.safetensors --data cifar10:~/data/cifar-10-batches-bin --limit 16`,
     )
     .action(async (format: string, source: string, f: ImportFlags) => {

@@ -1,7 +1,9 @@
 /**
  * The one way from --model/--ckpt/--sde/--weights to a model: the exact analytic mixture of
  * `gmm:FILE` under `--sde` (default VP), or a trained checkpoint, whose config rebuilds the
- * network and whose EMA (or raw) weights fill it, its process coming from the checkpoint.
+ * network and whose EMA (or raw) weights fill it, its process coming from the checkpoint. The
+ * class options of the commands that have them (`--class`, `--cfg`; cli/class_options.ts)
+ * condition it.
  */
 
 import { type Backend, type DType, Rng } from "../compute/mod.ts";
@@ -10,7 +12,7 @@ import { InputError, UsageError } from "../io/errors.ts";
 import { expandHome } from "../io/home_path.ts";
 import { loadGmmSpec } from "../data/gmm_spec.ts";
 import { GmmModel } from "../data/gmm_model.ts";
-import { initNetwork, type NetworkParams } from "../nn/network.ts";
+import { initNetwork, NETWORK_KINDS, type NetworkParams } from "../nn/network.ts";
 import { initCovarianceHead } from "../nn/covariance_head.ts";
 import { NetworkScoreModel } from "../nn/score_network.ts";
 import { makeSde, sdeFromJson } from "../sde/processes.ts";
@@ -19,12 +21,14 @@ import type { Sde } from "../sde/sde.ts";
 import type { LmParams } from "../train/trainer.ts";
 import type { TrainConfig } from "../train/config.ts";
 import type { ModelOptions } from "./options.ts";
+import { checkClassOptions, type ClassOptions, conditionModel } from "./class_options.ts";
 
 /**
  * Flag-only checks, before any device starts: exactly one of --model and --ckpt (`missing` says
  * how to give one), and no --sde beside a checkpoint.
  */
-export function checkModelOptions(o: ModelOptions, missing: string): void {
+export function checkModelOptions(o: ModelOptions & ClassOptions, missing: string): void {
+  checkClassOptions(o);
   if (o.model && o.ckpt) throw new UsageError("--model and --ckpt conflict: give one of them");
   if (!o.model && !o.ckpt) throw new UsageError(missing);
   if (o.ckpt && o.sde) {
@@ -36,12 +40,14 @@ export function checkModelOptions(o: ModelOptions, missing: string): void {
 
 /** The model the options name (checked by `checkModelOptions`). */
 export async function loadModel(
-  o: ModelOptions,
+  o: ModelOptions & ClassOptions,
   backend: Backend,
   dtype: DType,
 ): Promise<DiffusionModel> {
-  if (o.ckpt) return await trainedModel(o.ckpt, backend, dtype, o.weights ?? "ema");
-  return await analyticModel(o.model!, makeSde(o.sde ?? "vp"));
+  const model = o.ckpt
+    ? await trainedModel(o.ckpt, backend, dtype, o.weights ?? "ema")
+    : await analyticModel(o.model!, makeSde(o.sde ?? "vp"));
+  return conditionModel(model, o);
 }
 
 /** `gmm:FILE.json` under the process `sde`. */
@@ -66,12 +72,12 @@ async function trainedModel(
   const kind = config?.model?.kind;
   if (
     !config || typeof config !== "object" ||
-    (kind !== "mlp" && kind !== "unet" && kind !== "ncsnpp")
+    !(NETWORK_KINDS as readonly unknown[]).includes(kind)
   ) {
     throw new InputError(
-      `${path}: the stored config does not describe a score network (expected model.kind mlp, unet or ncsnpp, found ${
-        JSON.stringify(kind)
-      })`,
+      `${path}: the stored config does not describe a score network (expected model.kind one of ${
+        NETWORK_KINDS.join(", ")
+      }, found ${JSON.stringify(kind)})`,
     );
   }
   const sde = sdeFromJson(config.sde);

@@ -15,14 +15,39 @@ import {
 import { initMlp, type MlpConfig, mlpForward, type MlpParams } from "./mlp.ts";
 import { initUnet, type UnetConfig, unetForward, type UnetParams } from "./unet.ts";
 import { initNcsnpp, type NcsnppConfig, ncsnppForward, type NcsnppParams } from "./ncsnpp.ts";
+import { type EdmConfig, edmForward, type EdmParams, initEdm } from "./edm/edm.ts";
+import { describeEdm } from "./edm/config.ts";
+import {
+  describeVdmUnet,
+  initVdmUnet,
+  type VdmUnetConfig,
+  vdmUnetForward,
+  type VdmUnetParams,
+} from "./vdm_unet.ts";
 
-/** `ncsnpp`: score_sde's network, as imported from its checkpoints (nn/ncsnpp.ts). */
+/**
+ * `ncsnpp`: score_sde's network, as imported from its checkpoints (nn/ncsnpp.ts); `edm`: EDM's
+ * preconditioned U-Nets, as imported from its snapshots (nn/edm/).
+ */
 export type NetworkConfig =
   | ({ kind: "mlp" } & MlpConfig)
   | ({ kind: "unet" } & UnetConfig)
-  | ({ kind: "ncsnpp" } & NcsnppConfig);
+  | ({ kind: "ncsnpp" } & NcsnppConfig)
+  | ({ kind: "edm" } & EdmConfig)
+  | ({ kind: "vdm-unet" } & VdmUnetConfig);
 
-export type NetworkParams = MlpParams | UnetParams | NcsnppParams;
+export type NetworkParams = MlpParams | UnetParams | NcsnppParams | EdmParams | VdmUnetParams;
+
+/** Every network kind a checkpoint may name (the type checks that the list is complete). */
+export const NETWORK_KINDS = [
+  "mlp",
+  "unet",
+  "ncsnpp",
+  "edm",
+  "vdm-unet",
+] as const satisfies readonly NetworkConfig["kind"][];
+type MissingKind = Exclude<NetworkConfig["kind"], (typeof NETWORK_KINDS)[number]>;
+const _allKindsListed: MissingKind extends never ? true : never = true;
 
 /** Per-call options: dropout is active only when a training step passes its rng. */
 export interface ForwardOptions {
@@ -47,6 +72,8 @@ export function initNetwork(
   dtype: DType = "f32",
 ): NetworkParams {
   if (c.kind === "ncsnpp") return initNcsnpp(backend, rng, c, dtype);
+  if (c.kind === "edm") return initEdm(backend, rng, c, dtype);
+  if (c.kind === "vdm-unet") return initVdmUnet(backend, rng, c, dtype);
   return c.kind === "mlp" ? initMlp(backend, rng, c, dtype) : initUnet(backend, rng, c, dtype);
 }
 
@@ -58,14 +85,18 @@ export function networkForward(
   t: Tensor,
   o: ForwardOptions = {},
 ): Tensor {
-  if (c.kind === "mlp") return mlpForward(p as MlpParams, c, x, t);
+  if (c.kind === "mlp") return mlpForward(p as MlpParams, c, x, t, o);
   if (c.kind === "ncsnpp") return ncsnppForward(p as NcsnppParams, c, x, t);
+  if (c.kind === "edm") return edmForward(p as EdmParams, c, x, t, o.labels);
+  if (c.kind === "vdm-unet") return vdmUnetForward(p as VdmUnetParams, c, x, t);
   return unetForward(p as UnetParams, c, x, t, o);
 }
 
 /** One line for reports, e.g. "mlp (3×128 SiLU)" or "unet (32·[1,2,2], 1 block/level, attn 7)". */
 export function describeNetwork(c: NetworkConfig): string {
   if (c.kind === "mlp") return `mlp (${c.layers}×${c.hidden} SiLU)`;
+  if (c.kind === "edm") return describeEdm(c);
+  if (c.kind === "vdm-unet") return describeVdmUnet(c);
   if (c.kind === "ncsnpp") {
     return `score_sde ncsnpp (${c.resblockType} blocks, ${c.nf}·[${c.chMult}], ${c.numResBlocks} blocks/level, attention at ${
       c.attnResolutions.join(",") || "none"

@@ -9,7 +9,7 @@
 import { mean, Rng, square, sub, tensor, tidy, valueAndGrad } from "../compute/mod.ts";
 import { cpuBackend } from "../compute/select.ts";
 import { initNetwork, type NetworkConfig, networkForward } from "../nn/network.ts";
-import { ADAM_DEFAULT, adamStep, initAdam } from "../train/optim/adam.ts";
+import { ADAM_DEFAULT, adamStep, initAdam } from "../compute/optim/adam.ts";
 import { PRESETS } from "../train/presets.ts";
 import { UNET28_BENCH } from "./models.ts";
 

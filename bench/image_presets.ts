@@ -26,7 +26,7 @@ import { EIGHT_BIT_SYMMETRIC } from "../data/quantization.ts";
 import { countParams, networkForward, type NetworkParams } from "../nn/network.ts";
 import { makeSde, sdeToJson } from "../sde/processes.ts";
 import type { TrainConfig } from "../train/config.ts";
-import { ADAM_DEFAULT } from "../train/optim/adam.ts";
+import { ADAM_DEFAULT } from "../compute/optim/adam.ts";
 import { PRESETS } from "../train/presets.ts";
 import { Trainer } from "../train/trainer.ts";
 

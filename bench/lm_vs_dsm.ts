@@ -21,7 +21,7 @@ import { logSnrGrid } from "../sde/log_snr_grid.ts";
 import { makeSde, sdeToJson } from "../sde/processes.ts";
 import type { TrainConfig } from "../train/config.ts";
 import { resolveTrainData } from "../train/data.ts";
-import { ADAM_DEFAULT } from "../train/optim/adam.ts";
+import { ADAM_DEFAULT } from "../compute/optim/adam.ts";
 import { PRESETS, TOY_MIXTURE } from "../train/presets.ts";
 import { Trainer } from "../train/trainer.ts";
 import type { LmBoundModel } from "../eval/lm_bound.ts";

@@ -28,7 +28,7 @@ import {
 } from "../nn/network.ts";
 import { makeSde } from "../sde/processes.ts";
 import { pfOdeLogLikelihood } from "../sde/likelihood.ts";
-import { ADAM_DEFAULT, adamStep, initAdam } from "../train/optim/adam.ts";
+import { ADAM_DEFAULT, adamStep, initAdam } from "../compute/optim/adam.ts";
 import { PRESETS, UNET28 } from "../train/presets.ts";
 import { plan, type UnetConfig } from "../nn/unet_config.ts";
 import type { ResBlockShape } from "../nn/res_block.ts";

@@ -10,7 +10,7 @@ import { makeSde, sdeFromJson, sdeToJson } from "../sde/processes.ts";
 import { VpSde } from "../sde/vp.ts";
 import type { TrainConfig } from "./config.ts";
 import { resolveTrainData } from "./data.ts";
-import { ADAM_DEFAULT } from "./optim/adam.ts";
+import { ADAM_DEFAULT } from "../compute/optim/adam.ts";
 import { Trainer } from "./trainer.ts";
 
 export const TINY_CONFIG: TrainConfig = {

@@ -12,7 +12,7 @@ import {
   type Tree,
   treeLeaves,
   zeros,
-} from "../../compute/mod.ts";
+} from "../mod.ts";
 
 export interface AdamConfig {
   lr: number;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { eachBackend } from "../_helpers/backends.ts";
 import { keep, tensor, treeLeaves } from "../../compute/mod.ts";
-import { adamStep, initAdam } from "../../train/optim/adam.ts";
+import { adamStep, initAdam } from "../../compute/optim/adam.ts";
 import { clipAndGuard } from "../../train/optim/clip.ts";
-import { ADAM_DEFAULT } from "../../train/optim/adam.ts";
+import { ADAM_DEFAULT } from "../../compute/optim/adam.ts";
 
 eachBackend(
   "a non-finite loss leaves weights and Adam moments untouched; a finite one updates and clips",

@@ -16,7 +16,7 @@ import { resolveTrainData } from "../../train/data.ts";
 import { type LmParams, Trainer } from "../../train/trainer.ts";
 import type { TrainConfig } from "../../train/config.ts";
 import { makeSde, sdeToJson } from "../../sde/processes.ts";
-import { ADAM_DEFAULT } from "../../train/optim/adam.ts";
+import { ADAM_DEFAULT } from "../../compute/optim/adam.ts";
 import { TOY_MIXTURE } from "../../train/presets.ts";
 
 const common = [

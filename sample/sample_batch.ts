@@ -26,6 +26,8 @@ import { eulerMaruyama, uniformTimeGrid } from "./samplers/euler_maruyama.ts";
 import { type LangevinNorms, predictorCorrector } from "./samplers/predictor_corrector.ts";
 import { pfOdeSample } from "./samplers/ode.ts";
 import { lmSample } from "./samplers/lm.ts";
+import { ddim } from "./samplers/ddim.ts";
+import { type EdmChurn, edmHeun, edmLevels } from "./samplers/edm_heun.ts";
 import { logSnrGrid } from "../sde/log_snr_grid.ts";
 
 export type SamplerSpec =
@@ -33,6 +35,8 @@ export type SamplerSpec =
   | { kind: "pc"; steps: number; snr: number; correctorSteps: number; norms: LangevinNorms }
   | { kind: "ode"; rtol: number; atol: number }
   | { kind: "heun" | "euler"; steps: number }
+  | { kind: "ddim"; steps: number; eta: number }
+  | { kind: "edm"; steps: number; churn?: Omit<EdmChurn, "noise"> }
   | { kind: "lm"; steps: number };
 
 export interface TrackSpec {
@@ -108,6 +112,17 @@ export async function sampleBatch(
     if (sampler.kind === "em") {
       const grid = uniformTimeGrid(sde.T, o.tMin, sampler.steps);
       const r = eulerMaruyama(score, sde, xT, grid, o.rng, { noise, logp });
+      [x, ell, nfe, steps] = [r.x, r.logp, perSample(r.nfe), perSample(sampler.steps)];
+    } else if (sampler.kind === "ddim") {
+      // log p is tracked only for η = 0 (a stochastic η is refused in cli/sample_run.ts)
+      const grid = uniformTimeGrid(sde.T, o.tMin, sampler.steps);
+      const r = ddim(score, sde, xT, grid, o.rng, { eta: sampler.eta, noise, logp });
+      [x, ell, nfe, steps] = [r.x, r.logp, perSample(r.nfe), perSample(sampler.steps)];
+    } else if (sampler.kind === "edm") {
+      const levels = edmLevels(sde, sde.T, o.tMin, sampler.steps);
+      // churn's noise is keyed like the other samplers' (no tracking with it: cli/sample_run.ts)
+      const churn = sampler.churn && { ...sampler.churn, noise };
+      const r = edmHeun(score, sde, xT, levels, { logp, churn });
       [x, ell, nfe, steps] = [r.x, r.logp, perSample(r.nfe), perSample(sampler.steps)];
     } else if (sampler.kind === "lm") {
       // Likelihood Matching's chain on a log-SNR grid (no tracking: refused in cli/sample_run.ts);

@@ -32,8 +32,10 @@ export function printSampleSummary(doc: Record<string, unknown>, json: boolean):
     ? `${doc.steps} steps, ${doc.corrector_steps} Langevin step(s) each at snr ${doc.snr}`
     : `${doc.steps} steps`;
   console.log(`samples         ${doc.n} of ${doc.model} → ${doc.out}`);
+  // EDM's last step goes from σ/α at t_min to σ/α = 0: its samples are denoised, at t = 0
+  const end = doc.sampler === "edm" ? `${doc.t_min}, then denoised (σ/α = 0)` : `${doc.t_min}`;
   console.log(
-    `sampler         ${doc.sampler} (${how}), ${sde.kind} process, t from ${doc.t_max} to ${doc.t_min}`,
+    `sampler         ${doc.sampler} (${how}), ${sde.kind} process, t from ${doc.t_max} to ${end}`,
   );
   console.log(`NFE             ${f(doc.nfe_mean, 1)} per sample (mean)`);
   if (doc.track_logp) {

@@ -16,7 +16,7 @@ Deno.test("sample: bad inputs exit 2 naming the flag", async () => {
       /--steps must be a positive integer/,
     ],
     [["--sampler", "heun", "--steps", "-3", "--out", `${dir}/e.json`], /--steps/],
-    [["--sampler", "ddim", "--out", `${dir}/e.json`], /--sampler/],
+    [["--sampler", "ddpm", "--out", `${dir}/e.json`], /--sampler/],
     [
       ["--sampler", "heun", "--rtol", "1e-4", "--out", `${dir}/e.json`],
       /--rtol is for --sampler ode/,

@@ -1,11 +1,17 @@
 /**
- * `sample`: draws from a model by Euler–Maruyama, predictor–corrector or the probability-flow
- * ODE (Dormand–Prince, Heun, Euler), optionally tracking each sample's log p_{t_min}
+ * `sample`: draws from a model by Euler–Maruyama, predictor–corrector, the probability-flow
+ * ODE (Dormand–Prince, Heun, Euler), DDIM or EDM's Heun sampler, optionally tracking each sample's log p_{t_min}
  * (docs/MATH.md §4), and writes them where `--out` says.
  */
 
 import { type Command, Option } from "commander";
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from "./flags.ts";
+import {
+  nonNegativeInt,
+  nonNegativeNumber,
+  numberIn,
+  positiveInt,
+  positiveNumber,
+} from "./flags.ts";
 import {
   addRuntimeOptions,
   addSamplingModelOptions,
@@ -14,14 +20,22 @@ import {
   SAMPLING_MODEL_OPTION_KEYS,
 } from "./options.ts";
 import { runSample, type SampleFlags } from "./sample_run.ts";
+import { addClassOptions, CLASS_OPTION_KEYS } from "./class_options.ts";
 
-export const describe = "draw samples (EM, predictor–corrector, PF-ODE), optionally with log p";
+export const describe =
+  "draw samples (EM, predictor–corrector, PF-ODE, DDIM, EDM), optionally with log p";
 
 export const optionKeys = {
   ...RUNTIME_OPTION_KEYS,
   ...SAMPLING_MODEL_OPTION_KEYS,
+  ...CLASS_OPTION_KEYS,
   sampler: true,
   steps: true,
+  eta: true,
+  sChurn: true,
+  sTmin: true,
+  sTmax: true,
+  sNoise: true,
   rtol: true,
   atol: true,
   snr: true,
@@ -40,19 +54,44 @@ export const optionKeys = {
 
 export function register(cmd: Command): void {
   addRuntimeOptions(
-    addSamplingModelOptions(
+    addClassOptions(addSamplingModelOptions(
       cmd.usage("(--model gmm:FILE | --ckpt FILE) --out FILE [options]"),
-    )
+    ))
       .addOption(
         new Option(
           "--sampler <kind>",
-          "em: Euler–Maruyama; pc: predictor–corrector; ode: Dormand–Prince; heun, euler: fixed-step PF-ODE; lm: Likelihood Matching's chain (an lm checkpoint or a gmm: model)",
-        ).choices(["em", "pc", "ode", "heun", "euler", "lm"]).default("ode"),
+          "em: Euler–Maruyama; pc: predictor–corrector; ode: Dormand–Prince; heun, euler: fixed-step PF-ODE; ddim: DDIM (--eta); edm: EDM's Heun sampler on its σ/α levels; lm: Likelihood Matching's chain (an lm checkpoint or a gmm: model)",
+        ).choices(["em", "pc", "ode", "heun", "euler", "ddim", "edm", "lm"]).default("ode"),
       )
       .option(
         "--steps <n>",
-        "steps of a fixed-step sampler (em, pc: 1000; heun, euler: 100; lm: 50)",
+        "steps of a fixed-step sampler (em, pc: 1000; heun, euler, ddim: 100; edm: 18, 2N − 1 evaluations; lm: 50)",
         positiveInt("--steps"),
+      )
+      .option(
+        "--eta <η>",
+        "DDIM's stochasticity in [0, 1]: 0 deterministic (the default), 1 ancestral; ddim",
+        numberIn("--eta", 0, 1),
+      )
+      .option(
+        "--s-churn <x>",
+        "EDM's churn S_churn (0: deterministic); each level in the window is raised by γ = min(S_churn/N, √2 − 1); edm",
+        nonNegativeNumber("--s-churn"),
+      )
+      .option(
+        "--s-tmin <σ>",
+        "lowest noise-to-signal ratio σ/α that churns (0; edm, --s-churn)",
+        nonNegativeNumber("--s-tmin"),
+      )
+      .option(
+        "--s-tmax <σ>",
+        "highest noise-to-signal ratio σ/α that churns (no limit; edm, --s-churn)",
+        nonNegativeNumber("--s-tmax"),
+      )
+      .option(
+        "--s-noise <x>",
+        "scale of the churn's noise, S_noise (1; edm, --s-churn)",
+        positiveNumber("--s-noise"),
       )
       .option(
         "--rtol <x>",
@@ -122,7 +161,10 @@ Examples:
   deno run -P main.ts sample --model gmm:fixtures/mix2d.json --sampler ode --n 500 --track-logp --divergence exact --out samples.png
   deno run -P main.ts sample --model gmm:fixtures/mix10d.json --sampler em --steps 2000 --track-logp --prior exact --out x.npy --json
   deno run -P main.ts sample --ckpt runs/toy/ckpt.safetensors --sampler pc --steps 500 --n 1000 --out toy.png
+  deno run -P main.ts sample --model gmm:fixtures/mix2d.json --sampler ddim --steps 50 --track-logp --out ddim.png
+  deno run -P main.ts sample --model gmm:fixtures/mix2d.json --sampler edm --steps 18 --track-logp --out edm.png
   deno run -P main.ts sample --ckpt runs/lm/ckpt.safetensors --sampler lm --steps 20 --n 1000 --out lm.png
+  deno run -P main.ts sample --ckpt runs/mnist-cfg/ckpt.safetensors --class 3 --cfg 2 --n 64 --out threes.png
   deno run -P main.ts sample --ckpt runs/mnist/ckpt.safetensors --sampler heun --steps 200 --n 64 --track-logp --detail-report --out mnist.png`,
     )
     .action(async (opts: SampleFlags) => {

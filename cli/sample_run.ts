@@ -6,14 +6,22 @@ import { Progress } from "../io/progress.ts";
 import { checkOutputPath, checkOutputWritable, writeSamples } from "../sample/output.ts";
 import { sampleBatch, type SamplerSpec, type TrackSpec } from "../sample/sample_batch.ts";
 import { DEFAULT_SNR } from "../sample/samplers/predictor_corrector.ts";
+import { EDM_CHURN_DEFAULTS, EDM_RHO } from "../sample/samplers/edm_heun.ts";
+import { noiseRatio } from "../sample/samplers/noise_ratio_ode.ts";
 import { logpSummary, printSampleSummary } from "../sample/sample_report.ts";
 import { checkDetailReport, writeDetailReport } from "../sample/detail_report.ts";
 import { type ModelOptions, openBackend, type RuntimeOptions } from "./options.ts";
 import { checkModelOptions, loadModel } from "./load_model.ts";
+import type { ClassOptions } from "./class_options.ts";
 
-export interface SampleFlags extends RuntimeOptions, ModelOptions {
-  sampler: "em" | "pc" | "ode" | "heun" | "euler" | "lm";
+export interface SampleFlags extends RuntimeOptions, ModelOptions, ClassOptions {
+  sampler: "em" | "pc" | "ode" | "heun" | "euler" | "ddim" | "edm" | "lm";
   steps?: number;
+  eta?: number;
+  sChurn?: number;
+  sTmin?: number;
+  sTmax?: number;
+  sNoise?: number;
   rtol?: number;
   atol?: number;
   snr?: number;
@@ -30,7 +38,15 @@ export interface SampleFlags extends RuntimeOptions, ModelOptions {
   detailReport?: boolean;
 }
 
-const DEFAULT_STEPS = { em: 1000, pc: 1000, heun: 100, euler: 100, lm: 50 } as const;
+const DEFAULT_STEPS = {
+  em: 1000,
+  pc: 1000,
+  heun: 100,
+  euler: 100,
+  ddim: 100,
+  edm: 18,
+  lm: 50,
+} as const;
 
 /** Flag-only checks, before any file is read or any device is started. */
 function samplerOf(f: SampleFlags): SamplerSpec {
@@ -38,7 +54,7 @@ function samplerOf(f: SampleFlags): SamplerSpec {
   if (!f.out) throw new UsageError("sample needs --out FILE (.png, .npy or .json)");
   if (s === "ode" && f.steps !== undefined) {
     throw new UsageError(
-      "--steps is for the fixed-step samplers (em, pc, heun, euler); --sampler ode picks its own steps (set --rtol/--atol)",
+      "--steps is for the fixed-step samplers (em, pc, heun, euler, ddim, edm); --sampler ode picks its own steps (set --rtol/--atol)",
     );
   }
   if (s !== "ode") {
@@ -70,6 +86,36 @@ function samplerOf(f: SampleFlags): SamplerSpec {
       if (v !== undefined) throw new UsageError(`${flag} needs --track-logp`);
     }
   }
+  if (s !== "ddim" && f.eta !== undefined) {
+    throw new UsageError(`--eta is for --sampler ddim, not ${s}`);
+  }
+  const churnFlags = [
+    ["--s-churn", f.sChurn],
+    ["--s-tmin", f.sTmin],
+    ["--s-tmax", f.sTmax],
+    ["--s-noise", f.sNoise],
+  ] as const;
+  for (const [flag, v] of churnFlags) {
+    if (v !== undefined && s !== "edm") {
+      throw new UsageError(`${flag} is for --sampler edm, not ${s}`);
+    }
+    if (v !== undefined && flag !== "--s-churn" && !f.sChurn) {
+      throw new UsageError(`${flag} shapes EDM's churn; it needs --s-churn > 0`);
+    }
+  }
+  if (f.trackLogp && s === "edm" && f.sChurn) {
+    throw new UsageError(
+      `--track-logp needs a deterministic sampler; --sampler edm with --s-churn ${f.sChurn} adds noise: drop --s-churn (or set it to 0)`,
+    );
+  }
+  if (f.sTmin !== undefined && f.sTmax !== undefined && !(f.sTmin <= f.sTmax)) {
+    throw new UsageError(`--s-tmin (${f.sTmin}) must not exceed --s-tmax (${f.sTmax})`);
+  }
+  if (f.trackLogp && s === "ddim" && (f.eta ?? 0) > 0) {
+    throw new UsageError(
+      `--track-logp needs a deterministic sampler; --sampler ddim with --eta ${f.eta} adds noise on every step, which has no tracked density: use --eta 0 (the PF-ODE's first-order solver), edm, ode, heun or euler`,
+    );
+  }
   if (f.trackLogp && s === "lm") {
     throw new UsageError(
       "--track-logp is not available with --sampler lm: its chain has its own bound instead (eval-nll --bound lm)",
@@ -99,6 +145,16 @@ function samplerOf(f: SampleFlags): SamplerSpec {
       correctorSteps: f.correctorSteps ?? 1,
       norms: f.correctorNorms ?? "batch",
     };
+  }
+  if (s === "ddim") return { kind: s, steps, eta: f.eta ?? 0 };
+  if (s === "edm" && f.sChurn) {
+    const churn = {
+      sChurn: f.sChurn,
+      sTmin: f.sTmin ?? EDM_CHURN_DEFAULTS.sTmin,
+      sTmax: f.sTmax ?? EDM_CHURN_DEFAULTS.sTmax,
+      sNoise: f.sNoise ?? EDM_CHURN_DEFAULTS.sNoise,
+    };
+    return { kind: s, steps, churn };
   }
   return { kind: s, steps };
 }
@@ -171,6 +227,24 @@ export async function runSample(f: SampleFlags): Promise<void> {
     sampler: f.sampler,
     steps: sampler.kind === "ode" ? mean(steps) : sampler.steps,
     ...(sampler.kind === "ode" ? { rtol: sampler.rtol, atol: sampler.atol } : {}),
+    ...(sampler.kind === "ddim" ? { eta: sampler.eta } : {}),
+    // EDM's levels as noise-to-signal ratios σ/α; its samples (and log p) are at σ/α = 0
+    ...(sampler.kind === "edm"
+      ? {
+        rho: EDM_RHO,
+        sigma_max: noiseRatio(sde, sde.T),
+        sigma_min: noiseRatio(sde, tMin),
+        // JSON has no Infinity: an open window reads null
+        s_churn: sampler.churn?.sChurn ?? 0,
+        ...(sampler.churn
+          ? {
+            s_tmin: sampler.churn.sTmin,
+            s_tmax: Number.isFinite(sampler.churn.sTmax) ? sampler.churn.sTmax : null,
+            s_noise: sampler.churn.sNoise,
+          }
+          : {}),
+      }
+      : {}),
     ...(sampler.kind === "pc"
       ? {
         snr: sampler.snr,

@@ -60,6 +60,7 @@ export const optionKeys = {
   timePoints: true,
   freezeScore: true,
   highOrder: true,
+  labelDropout: true,
   steps: true,
   batch: true,
   lr: true,
@@ -140,7 +141,7 @@ export function register(cmd: Command): void {
         new Option("--param <kind>", "what the network predicts").choices(["eps", "score", "x0"]),
       )
       .addOption(
-        new Option("--sde <kind>", "forward process (flow: vdm)").choices(SDE_KINDS),
+        new Option("--sde <kind>", "forward process (flow: vdm or sp)").choices(SDE_KINDS),
       )
       .option(
         "--rank <r>",
@@ -158,6 +159,11 @@ export function register(cmd: Command): void {
         "weight of i-DODE's second-order term (flow)",
         numberIn("--high-order", 0),
         0,
+      )
+      .option(
+        "--label-dropout <p>",
+        "train a class-conditional network on labelled data (mnist, fashion-mnist, cifar10, a gmm: file with classes), each label dropped with probability p, for classifier-free guidance",
+        numberBelow("--label-dropout", 0, 1),
       )
       .option("--steps <n>", "optimiser steps", intAtLeast("--steps", 1))
       .option("--batch <n>", "examples per step", intAtLeast("--batch", 1))
@@ -219,6 +225,7 @@ Examples:
   deno task train --objective lm --rank 1 --out runs/lm           # Likelihood Matching
   deno task train --objective lm --init runs/toy/ckpt.safetensors --freeze-score --out runs/lm-head
   deno task train --preset mnist --steps 500 --out runs/mnist    # U-Net on the 10,000 digits
+  deno task train --preset mnist --label-dropout 0.1 --out runs/mnist-cfg   # class-conditional
   deno task train --preset cifar10 --data cifar10:~/data/cifar-10-batches-bin --out runs/c10`,
     )
     .action(async (f: TrainCommandFlags) => {

@@ -11,7 +11,7 @@ import { headNetwork } from "../nn/covariance_head.ts";
 import { isImageSpec } from "../data/image_set.ts";
 import { makeSde, sdeToJson } from "../sde/processes.ts";
 import type { SdeKind } from "../sde/sde.ts";
-import { ADAM_DEFAULT } from "../train/optim/adam.ts";
+import { ADAM_DEFAULT } from "../compute/optim/adam.ts";
 import type { Objective, TrainConfig, TrainDequantization } from "../train/config.ts";
 import { PRESETS } from "../train/presets.ts";
 import type { Weighting } from "../train/objectives/dsm.ts";
@@ -46,6 +46,7 @@ export interface TrainFlags extends NetworkFlags {
   timePoints?: number;
   freezeScore?: boolean;
   highOrder: number;
+  labelDropout?: number;
   batch?: number;
   lr?: number;
   weightDecay: number;
@@ -74,9 +75,9 @@ export function trainConfig(f: TrainFlags): TrainConfig {
     );
   }
   const sdeKind = f.sde ?? (objective === "flow" ? "vdm" : "vp");
-  if (objective === "flow" && sdeKind !== "vdm") {
+  if (objective === "flow" && sdeKind !== "vdm" && sdeKind !== "sp") {
     throw new UsageError(
-      `--objective flow uses the VDM linear-γ process (i-DODE); --sde ${sdeKind} conflicts`,
+      `--objective flow uses i-DODE's linear-γ processes (vdm or sp); --sde ${sdeKind} conflicts`,
     );
   }
   if (objective === "lm" && (f.weighting || f.timeSampling)) {
@@ -91,6 +92,11 @@ export function trainConfig(f: TrainFlags): TrainConfig {
   }
   if (objective === "dsm" && f.highOrder > 0) {
     throw new UsageError("--high-order is the flow objective's fine-tune term");
+  }
+  if (sdeKind === "sp" && f.highOrder > 0) {
+    throw new UsageError(
+      "--high-order is derived for the VDM-γ process; on --sde sp only the first-order flow loss is available",
+    );
   }
   const weighting = f.weighting ?? (objective === "dsm" ? preset.weighting : "simple");
   const timeSampling = f.timeSampling ??
@@ -130,6 +136,8 @@ export function trainConfig(f: TrainFlags): TrainConfig {
         head: { kind: "mlp", dim: 0, hidden: 0, layers: 0, timeFeatures: 0 },
       }
       : null,
+    // the classes come from the data (fitClassesToData)
+    ...(f.labelDropout ? { labelDropout: f.labelDropout } : {}),
   };
 }
 
@@ -205,7 +213,7 @@ export function fitModelToData(c: TrainConfig, shape: number[]): TrainConfig {
       `--model unet takes square images [C, H, H]; ${c.data} holds [${shape.join(", ")}]`,
     );
   }
-  if (m.kind === "ncsnpp") {
+  if (m.kind === "ncsnpp" || m.kind === "edm" || m.kind === "vdm-unet") {
     // an imported network is trained further as it is (train --init)
     if (shape.join() !== [m.channels, m.resolution, m.resolution].join()) {
       throw new UsageError(
@@ -225,6 +233,24 @@ export function fitModelToData(c: TrainConfig, shape: number[]): TrainConfig {
     throw new UsageError(`--model unet: ${flag}: ${e.message}`);
   }
   return withHead({ ...c, model });
+}
+
+/**
+ * `--label-dropout P` > 0: the network becomes class-conditional with the data's classes;
+ * data without labels are a usage error.
+ */
+export function fitClassesToData(c: TrainConfig, classes: number | undefined): TrainConfig {
+  if (!c.labelDropout) return c;
+  if (classes === undefined) {
+    throw new UsageError(
+      `--label-dropout needs labelled data (mnist, fashion-mnist, cifar10:DIR, imagenet32:DIR or a gmm: file with "classes"); ${c.data} has no labels`,
+    );
+  }
+  const m = c.model;
+  if (m.kind !== "mlp" && m.kind !== "unet") {
+    throw new UsageError(`--label-dropout: the ${m.kind} network has no class embedding to train`);
+  }
+  return { ...c, model: { ...m, classes } };
 }
 
 /** Likelihood Matching's head, sized from the finished score network. */

@@ -34,7 +34,7 @@ import { openRunDir } from "../train/run_dir.ts";
 import { RunInterrupts } from "../train/interrupts.ts";
 import { MetricsLog } from "../train/metrics_log.ts";
 import { configChanges } from "../train/config_diff.ts";
-import { fitModelToData } from "./train_config.ts";
+import { fitClassesToData, fitModelToData } from "./train_config.ts";
 import { openBackend } from "./options.ts";
 import { heldOutNll } from "./train_heldout.ts";
 
@@ -105,7 +105,10 @@ async function trainInRunDir(
   const sde = sdeFromJson(requested.sde);
   const dataRng = Rng.fromSeed(requested.seed).derive("data");
   const data = await resolveTrainData(requested.data, requested.nTrain, dataRng, sde);
-  const config = fitModelToData(requested, data.train.shape);
+  const config = fitClassesToData(
+    fitModelToData(requested, data.train.shape),
+    data.train.classes,
+  );
   const trainer = new Trainer(backend, dtype, config, data.train, data.quantization);
   const ckptPath = join(o.out, CKPT_FILE), statePath = join(o.out, STATE_FILE);
   const hash = await configHash(hashed(config));

@@ -30,6 +30,10 @@ export interface Dataset {
   description: string;
   /** the examples at `indices`, row-major (indices.length × ∏shape), in the order given */
   batch(indices: Int32Array | number[]): Float64Array;
+  /** labelled data only (data/labelled_dataset.ts): the number of classes … */
+  classes?: number;
+  /** … and the classes (0 … classes − 1) of the examples at `indices` */
+  labels?(indices: Int32Array | number[]): Int32Array;
 }
 
 /**

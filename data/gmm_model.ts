@@ -5,7 +5,9 @@
  * C_k⁻¹ = U_k diag(1/v_k) U_kᵀ and log det C_k = Σ_d log v_kd with v_k = α²λ_k + σ², so
  * log-density, score, denoising mean and sampling are a few differentiable tensor ops with
  * per-example α, σ on either backend. Device tensors are laid out [K, B, D] (component-major)
- * so that the rotations U_kᵀ are one batched matmul.
+ * so that the rotations U_kᵀ are one batched matmul. A labelled mixture (`"classes"`) is
+ * class-conditional: `withLabel(c)` is the exact mixture of class c's components
+ * (data/gmm_classes.ts), `withLabel(null)` the whole mixture.
  */
 
 import {
@@ -35,6 +37,8 @@ import {
 import type { DiffusionModel } from "../sde/model.ts";
 import type { Sde } from "../sde/sde.ts";
 import { type GmmSpec, loadGmmSpec } from "./gmm_spec.ts";
+import { classCount, classSpec } from "./gmm_classes.ts";
+import { UsageError } from "../io/errors.ts";
 import { symmetricEigen } from "./symmetric_eigen.ts";
 
 interface DeviceConsts {
@@ -52,8 +56,13 @@ export class GmmModel implements DiffusionModel {
   /** Eigenvalues λ_k (ascending) and eigenvectors U_k (null: the identity, isotropic). */
   readonly #eig: { values: number[]; vectors: number[][] | null }[];
   readonly #consts = new WeakMap<Backend, Partial<Record<DType, DeviceConsts>>>();
+  /** A labelled mixture's number of classes; undefined when unlabelled. */
+  readonly classes?: number;
+  readonly #byLabel = new Map<number, GmmModel>();
 
   constructor(readonly spec: GmmSpec, readonly sde: Sde) {
+    this.classes = classCount(spec);
+    if (this.classes === undefined) this.withLabel = undefined;
     this.K = spec.weights.length;
     this.D = spec.means[0].length;
     this.shape = [...spec.shape];
@@ -63,6 +72,20 @@ export class GmmModel implements DiffusionModel {
       ? spec.stds.map((c) => ({ values: new Array(this.D).fill(c * c), vectors: null }))
       : spec.covs!.map((cov) => symmetricEigen(cov));
   }
+
+  /** p(x | label) exactly (one model per class, kept); null: the whole mixture. */
+  withLabel?: (label: number | null) => GmmModel = (label) => {
+    if (label === null) return this;
+    const classes = this.classes!;
+    if (!(Number.isInteger(label) && label >= 0 && label < classes)) {
+      throw new UsageError(`class ${label}: ${this.description} has classes 0…${classes - 1}`);
+    }
+    let model = this.#byLabel.get(label);
+    if (!model) {
+      this.#byLabel.set(label, model = new GmmModel(classSpec(this.spec, label), this.sde));
+    }
+    return model;
+  };
 
   static async load(path: string, sde: Sde): Promise<GmmModel> {
     return new GmmModel(await loadGmmSpec(path), sde);

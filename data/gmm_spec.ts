@@ -1,7 +1,9 @@
 /**
  * The `gmm:FILE.json` mixture file (DESIGN.md): p(x) = Σ_k w_k N(x; μ_k, Σ_k), given as
  * `{"weights":[…], "means":[[…]], "covs":[[[…]]]}` or with `"stds":[…]` (Σ_k = c_k² I)
- * instead of covs, and an optional `"shape":[C,H,W]` with C·H·W = D. Every defect is an
+ * instead of covs, an optional `"shape":[C,H,W]` with C·H·W = D, and optional `"classes"`: each
+ * component's class (0-based, every class 0 … C−1 used), or `"components"` for one class per
+ * component; p(x | c) is then the mixture of class c's components. Every defect is an
  * `InputError` (exit 3) naming the file, the field with its index, what was expected and what
  * was found.
  */
@@ -23,9 +25,11 @@ export interface GmmSpec {
   stds?: number[];
   /** Shape of one example; [D] when the file gives none. */
   shape: number[];
+  /** Each component's class (a labelled mixture), or absent. */
+  classes?: number[];
 }
 
-const FIELDS = ["weights", "means", "covs", "stds", "shape"];
+const FIELDS = ["weights", "means", "covs", "stds", "shape", "classes"];
 /** Σ w_k may miss 1 by this much (weights printed with six or more decimals). */
 const WEIGHT_SUM_TOL = 1e-6;
 /** |Σ_ij − Σ_ji| allowed, relative to the largest |Σ_ij| (printing round-off, not asymmetry). */
@@ -115,6 +119,9 @@ export function parseGmmSpec(text: string, sourceName: string): GmmSpec {
     }
   }
 
+  const classes = obj.classes === undefined
+    ? {}
+    : { classes: componentClasses(obj.classes, K, fail) };
   if ((obj.covs === undefined) === (obj.stds === undefined)) {
     const found = obj.covs === undefined ? "neither" : "both";
     throw new InputError(
@@ -129,7 +136,7 @@ export function parseGmmSpec(text: string, sourceName: string): GmmSpec {
     stds.forEach((s, k) => {
       if (!(s > 0)) fail(`stds[${k}]`, "a positive standard deviation", String(s));
     });
-    return { source: sourceName, weights, means, stds, shape };
+    return { source: sourceName, weights, means, stds, shape, ...classes };
   }
   if (!Array.isArray(obj.covs)) {
     fail("covs", `an array of ${K} covariance matrices`, describe(obj.covs));
@@ -139,7 +146,29 @@ export function parseGmmSpec(text: string, sourceName: string): GmmSpec {
     fail("covs", `${K} covariance matrices (one per weight)`, `${covsIn.length} matrices`);
   }
   const covs = covsIn.map((c, k) => checkCov(c, k, D, fail));
-  return { source: sourceName, weights, means, covs, shape };
+  return { source: sourceName, weights, means, covs, shape, ...classes };
+}
+
+/** `"classes"`: K class indices using every class 0 … C−1, or "components" (class k = k). */
+function componentClasses(
+  v: unknown,
+  K: number,
+  fail: (field: string, expected: string, found: string) => never,
+): number[] {
+  if (v === "components") return Array.from({ length: K }, (_, k) => k);
+  const expected = `"components" or ${K} class indices (one per weight)`;
+  if (!Array.isArray(v) || v.length !== K) fail("classes", expected, describe(v));
+  const classes = v as unknown[];
+  classes.forEach((c, k) => {
+    if (!(typeof c === "number" && Number.isInteger(c) && c >= 0 && c < K)) {
+      fail(`classes[${k}]`, `an integer in [0, ${K})`, describe(c));
+    }
+  });
+  const count = Math.max(...(classes as number[])) + 1;
+  for (let c = 0; c < count; c++) {
+    if (!classes.includes(c)) fail("classes", `every class 0 … ${count - 1} used`, `no class ${c}`);
+  }
+  return classes as number[];
 }
 
 /** A D×D symmetric positive-definite matrix, returned exactly symmetrised. */

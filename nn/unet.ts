@@ -3,7 +3,9 @@
  * (score_sde's `ncsnpp` with DDPM-type residual blocks, `skip_rescale`, `init_scale = 0`):
  *
  * - time: sinusoidal(t) → Dense(4·base) → SiLU → Dense(4·base); each residual block adds its
- *   own Dense of SiLU(temb).
+ *   own Dense of SiLU(temb). A class-conditional network (`classes` > 0) adds its label's
+ *   embedding, one-hot [B, classes] @ W without bias, to temb: the zero row ("no label", what
+ *   label dropout trains) adds nothing.
  * - input conv3×3 C → base; down path: per level `resBlocks` residual blocks (each followed by
  *   attention when the level's resolution is in `attnResolutions`), then, except at the last
  *   level, a conv3×3 with stride 2: DDPM++'s learnable resampling (`resamp_with_conv`).
@@ -17,9 +19,11 @@
  */
 
 import {
+  add,
   type Backend,
   concat,
   type DType,
+  matmul,
   type Rng,
   silu,
   type Tensor,
@@ -30,7 +34,7 @@ import {
   type AttentionBlockParams,
   initAttentionBlock,
 } from "./attention_block.ts";
-import { conv2dLayer, type Conv2dParams, initConv2d, initDense } from "./conv2d.ts";
+import { conv2dLayer, type Conv2dParams, fanAvgUniform, initConv2d, initDense } from "./conv2d.ts";
 import { groupNormLayer, type GroupNormParams, initGroupNorm } from "./group_norm.ts";
 import { linear, type LinearParams } from "./linear.ts";
 import { initResBlock, resBlock, type ResBlockParams, type ResBlockShape } from "./res_block.ts";
@@ -64,6 +68,8 @@ export type UnetUpLevel = {
 /** The parameter tree; `down[i]` and `up[i]` both serve level i (resolution H/2^i). */
 export type UnetParams = {
   time: LinearParams[];
+  /** [classes, 4·base], a class-conditional network's only (absent when unconditional) */
+  classEmbedding?: Tensor;
   input: Conv2dParams;
   down: UnetDownLevel[];
   middle: { res0: ResBlockParams; attention: AttentionBlockParams; res1: ResBlockParams };
@@ -94,6 +100,19 @@ export function initUnet(
       initDense(backend, rng.derive("time.0"), c.timeFeatures, tembDim, dtype),
       initDense(backend, rng.derive("time.1"), tembDim, tembDim, dtype),
     ],
+    ...((c.classes ?? 0) > 0
+      ? {
+        classEmbedding: fanAvgUniform(
+          backend,
+          rng.derive("classEmbedding"),
+          [c.classes!, tembDim],
+          c.classes!,
+          tembDim,
+          1,
+          dtype,
+        ),
+      }
+      : {}),
     input: conv3("input", c.channels, c.base),
     down: levels.map((l, i) => ({
       blocks: l.down.map((s, j) => res(`down.${i}.blocks.${j}`, s)),
@@ -118,14 +137,15 @@ export function initUnet(
 /**
  * x: [B, C, H, W], t: [B] → [B, C, H, W]. Dropout runs only when `dropoutRng` is given
  * (training); each block draws from `dropoutRng.derive(its path)`, so the same rng gives the
- * same masks: derive a fresh one per step.
+ * same masks: derive a fresh one per step. `labels` (one-hot [B, classes]) condition a
+ * class-conditional network; without them it sees "no label" (the zero row).
  */
 export function unetForward(
   p: UnetParams,
   c: UnetConfig,
   x: Tensor,
   t: Tensor,
-  opts: { dropoutRng?: Rng } = {},
+  opts: { dropoutRng?: Rng; labels?: Tensor } = {},
 ): Tensor {
   const [b, ch, h0, w0] = x.shape;
   if (x.rank !== 4 || ch !== c.channels || h0 !== c.resolution || w0 !== c.resolution) {
@@ -135,7 +155,8 @@ export function unetForward(
   if (t.rank !== 1 || t.shape[0] !== b) {
     throw new Error(`unetForward: t must be [${b}], got [${t.shape.join(", ")}]`);
   }
-  const temb = linear(p.time[1], silu(linear(p.time[0], sinusoidalEmbedding(t, c.timeFeatures))));
+  let temb = linear(p.time[1], silu(linear(p.time[0], sinusoidalEmbedding(t, c.timeFeatures))));
+  if (p.classEmbedding && opts.labels) temb = add(temb, matmul(opts.labels, p.classEmbedding));
   const act = silu(temb);
   const block = (q: ResBlockParams, h: Tensor, path: string) =>
     resBlock(q, h, act, {

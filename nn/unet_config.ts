@@ -31,6 +31,11 @@ export interface UnetConfig {
   timeFeatures: number;
   /** Output channels when they are not `channels` (a covariance head's C·(1 + r)). */
   outChannels?: number;
+  /**
+   * Classes of a class-conditional network (absent or 0: unconditional): a learned embedding
+   * of the one-hot label, [classes, 4·base] without bias, added to the time embedding.
+   */
+  classes?: number;
 }
 
 export interface LevelPlan {
@@ -84,7 +89,7 @@ export function unetParamCount(c: UnetConfig): number {
   });
   n += 2 * resBlockParamCount({ inC: mid, outC: mid, tembDim }) + attentionBlockParamCount(mid);
   return n + groupNormParamCount(outWidth) +
-    conv2dParamCount(outWidth, c.outChannels ?? c.channels, 3);
+    conv2dParamCount(outWidth, c.outChannels ?? c.channels, 3) + (c.classes ?? 0) * tembDim;
 }
 
 /** A config that does not describe a buildable network; `field` is the one at fault. */
@@ -123,4 +128,7 @@ export function validateUnetConfig(c: UnetConfig): void {
     }
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) fail("dropout", `must be in [0, 1), got ${c.dropout}`);
+  if (c.classes !== undefined && !(Number.isInteger(c.classes) && c.classes >= 0)) {
+    fail("classes", `must be an integer ≥ 0, got ${c.classes}`);
+  }
 }

@@ -6,7 +6,7 @@
 
 import type { SdeJson } from "../sde/processes.ts";
 import type { Parameterization } from "../sde/model.ts";
-import type { AdamConfig } from "./optim/adam.ts";
+import type { AdamConfig } from "../compute/optim/adam.ts";
 import type { NetworkConfig } from "../nn/network.ts";
 import type { TimeSampling } from "./time_sampling.ts";
 import type { Weighting } from "./objectives/dsm.ts";
@@ -53,6 +53,12 @@ export interface TrainConfig {
   flip: boolean;
   /** `--objective lm` only */
   lm: LmConfig | null;
+  /**
+   * Classifier-free guidance training: each example's label is replaced by "no label" (the
+   * zero one-hot) with this probability; the network is conditional (`model.classes`). Absent
+   * for unconditional runs, so their configuration (and its hash) is what it always was.
+   */
+  labelDropout?: number;
   /** a network brought in by `import`: the format, file, configuration and weights it came from */
   imported?: { format: string; file: string; config: string; weights: "ema" | "raw" };
 }
@@ -89,4 +95,6 @@ export const CONFIG_FLAGS: Record<string, string> = {
   "lm.rank": "--rank",
   "lm.timePoints": "--time-points",
   "lm.freezeScore": "--freeze-score",
+  labelDropout: "--label-dropout",
+  "model.classes": "--label-dropout",
 };

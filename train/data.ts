@@ -9,6 +9,8 @@ import { referenceBackend, type Rng, sizeOf } from "../compute/mod.ts";
 import { type Dataset, pointsDataset, toyDataset } from "../data/dataset.ts";
 import { GmmModel } from "../data/gmm_model.ts";
 import { loadGmmSpec } from "../data/gmm_spec.ts";
+import { sampleLabelled } from "../data/gmm_classes.ts";
+import { withLabels } from "../data/labelled_dataset.ts";
 import { loadPoints } from "../data/points.ts";
 import { parseToySpec } from "../data/toy2d.ts";
 import { UsageError } from "../io/errors.ts";
@@ -69,20 +71,25 @@ export async function resolveTrainData(
   }
   if (spec.startsWith("gmm:")) {
     const model = new GmmModel(await loadGmmSpec(spec.slice(4)), sde);
-    const train = await gmmRows(model, nTrain, rng.derive("train"));
+    // a labelled mixture's training rows come with their classes (data/gmm_classes.ts)
+    const labelled = model.classes
+      ? await sampleLabelled(model, rng.derive("train"), referenceBackend(), nTrain)
+      : null;
+    const train = labelled?.rows ?? await gmmRows(model, nTrain, rng.derive("train"));
     const heldOut = await gmmRows(model, HELD_OUT, rng.derive("heldout"));
     // entropy by Monte Carlo over 20 000 fresh points (standard error ~0.01 nats in 2-D)
     const probe = await gmmRows(model, 20000, rng.derive("entropy"));
     const D = sizeOf(model.shape);
     let h = 0;
     for (let i = 0; i < 20000; i++) h -= model.logpHost([...probe.subarray(i * D, (i + 1) * D)], 0);
+    const points = pointsDataset({
+      data: train,
+      n: nTrain,
+      shape: [...model.shape],
+      discrete: false,
+    }, `${spec} (${nTrain} samples${labelled ? `, ${model.classes} classes` : ""})`);
     return {
-      train: pointsDataset({
-        data: train,
-        n: nTrain,
-        shape: [...model.shape],
-        discrete: false,
-      }, `${spec} (${nTrain} samples)`),
+      train: labelled ? withLabels(points, labelled.labels, model.classes!) : points,
       heldOut,
       nHeldOut: HELD_OUT,
       entropy: h / 20000,

@@ -19,7 +19,7 @@ import {
   valueAndGrad,
 } from "../compute/mod.ts";
 import { type Dataset, shuffledOrder } from "../data/dataset.ts";
-import { initNetwork, type NetworkParams } from "../nn/network.ts";
+import { initNetwork, networkClasses, type NetworkParams } from "../nn/network.ts";
 import { initCovarianceHead } from "../nn/covariance_head.ts";
 import { lmObjective } from "./objectives/lm.ts";
 import type { LmParams, Objective, TrainParams } from "./objectives/objective.ts";
@@ -30,7 +30,7 @@ import type { Sde } from "../sde/sde.ts";
 import type { TrainConfig } from "./config.ts";
 import { dsmObjective } from "./objectives/dsm.ts";
 import { flowObjective } from "./objectives/flow.ts";
-import { type AdamState, adamStep, initAdam } from "./optim/adam.ts";
+import { type AdamState, adamStep, initAdam } from "../compute/optim/adam.ts";
 import { clipAndGuard } from "./optim/clip.ts";
 import { emaUpdate, initEma } from "./optim/ema.ts";
 
@@ -134,7 +134,8 @@ export class Trainer {
   trainStep(): Tensor {
     const c = this.config, B = c.batch;
     const stream = this.rng.derive("step").derive(this.step);
-    const rows = this.data.batch(this.#nextIndices(B));
+    const indices = this.#nextIndices(B);
+    const rows = this.data.batch(indices);
     const lr = this.learningRate();
     const loss = tidy(() => {
       const x0 = this.#toModelSpace(
@@ -143,13 +144,14 @@ export class Trainer {
       );
       // one dropout mask per step: every network call of the step (a divergence's too) sees it
       const dropoutRng = stream.derive("dropout");
+      const labels = this.#labels(indices, stream);
       const model = this.model(false);
       const objective = OBJECTIVES[c.objective]({
         x0,
         stream,
         sde: this.sde,
         config: c,
-        net: (p) => (x, t) => model.predict(x, t, p, { dropoutRng }),
+        net: (p) => (x, t) => model.predict(x, t, p, { dropoutRng, labels }),
         params: this.params,
       });
       const trainable = this.trainable();
@@ -161,6 +163,24 @@ export class Trainer {
     });
     this.step++;
     return loss;
+  }
+
+  /**
+   * The batch's one-hot labels [B, classes] for a class-conditional network, each row zeroed
+   * ("no label") with probability `labelDropout` (one uniform per example from the step's
+   * stream); undefined for an unconditional one.
+   */
+  #labels(indices: Int32Array, stream: Rng): Tensor | undefined {
+    const classes = networkClasses(this.config.model);
+    if (classes === undefined) return undefined;
+    if (!this.data.labels) {
+      throw new Error(`${this.data.description}: a class-conditional network needs labelled data`);
+    }
+    const labels = this.data.labels(indices), B = indices.length;
+    const drop = stream.derive("label-dropout").uniformHost(B), p = this.config.labelDropout ?? 0;
+    const onehot = new Float64Array(B * classes);
+    labels.forEach((c, i) => drop[i] >= p && (onehot[i * classes + c] = 1));
+    return tensor(this.backend, onehot, [B, classes], this.dtype);
   }
 
   /** Frees the weights, their average and Adam's moments: the device memory the run holds. */

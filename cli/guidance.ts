@@ -1,18 +1,25 @@
 /**
  * `guidance`: steering log p_0 (docs/MATH.md §5) — density guidance (`--q`, with `--noise` its
- * stochastic form), prior guidance (`--prior-q`) — or measuring score alignment
- * (`--score-alignment`). Exactly one mode per run; every conflict names both flags.
+ * stochastic form; `--b-schedule` with a user schedule b_t), prior guidance (`--prior-q`),
+ * latent optimisation (`--optimize-latent`) — or measuring score alignment (`--score-alignment`). Exactly one mode per run; every conflict names both flags.
  */
 
 import { type Command, InvalidArgumentError } from "commander";
 import { UsageError } from "../io/errors.ts";
-import { positiveInt, positiveNumber, probability } from "./flags.ts";
+import {
+  nonNegativeNumber,
+  numberFlag,
+  positiveInt,
+  positiveNumber,
+  probability,
+} from "./flags.ts";
 import { addFlowOptions, FLOW_OPTION_KEYS } from "./flow_command.ts";
 import type { OptionKeys } from "./options.ts";
 import { type GuidanceFlags, runGuidance } from "./guidance_run.ts";
+import { addClassOptions, CLASS_OPTION_KEYS } from "./class_options.ts";
 
 export const describe =
-  "density guidance (--q, --noise), prior guidance (--prior-q) or score alignment of latents";
+  "density guidance (--q, --noise, --b-schedule), prior guidance (--prior-q), latent optimisation (--optimize-latent) or score alignment of latents";
 
 /** "a,b" → [a, b] (two numbers; the range is checked once t_min is known). */
 function windowFlag(v: string): [number, number] {
@@ -27,6 +34,7 @@ function windowFlag(v: string): [number, number] {
 
 export const optionKeys = {
   ...FLOW_OPTION_KEYS,
+  ...CLASS_OPTION_KEYS,
   q: true,
   noise: true,
   noiseWindow: true,
@@ -35,11 +43,17 @@ export const optionKeys = {
   priorQ: true,
   scoreAlignment: true,
   scoreFree: true,
+  bSchedule: true,
+  optimizeLatent: true,
+  targetLogp: true,
+  iters: true,
+  lr: true,
+  priorWeight: true,
 } as const satisfies OptionKeys<Omit<GuidanceFlags, "weights">>;
 
 export function register(cmd: Command): void {
   addFlowOptions(
-    cmd
+    addClassOptions(cmd)
       .usage(
         "(--model gmm:FILE | --ckpt FILE) (--q Q | --prior-q Q | --score-alignment) --out FILE [options]",
       )
@@ -73,7 +87,31 @@ export function register(cmd: Command): void {
         probability("--prior-q"),
       )
       .option("--score-alignment", "measure ⟨∇log p_0(x_0), J_{T→0}∇log p_T(x_T)⟩ per latent")
-      .option("--score-free", "score alignment by transporting ω' = −∇·(J_u v) (no score at x_0)"),
+      .option("--score-free", "score alignment by transporting ω' = −∇·(J_u v) (no score at x_0)")
+      .option(
+        "--b-schedule <file|expr>",
+        'density guidance with a schedule b_t added to d log p_t/dt: an expression in t ("-50*t*(1-t)") or a .json/.csv table of (t, b); b < 0 raises log p_0',
+      )
+      .option(
+        "--optimize-latent",
+        "optimise x_T through the fixed-step PF-ODE towards --target-logp (--steps per solve, default 16)",
+      )
+      .option(
+        "--target-logp <v>",
+        "with --optimize-latent: the log p_0 to reach, nats",
+        numberFlag("--target-logp", "a number (nats)", () => true),
+      )
+      .option("--iters <n>", "with --optimize-latent: Adam steps (100)", positiveInt("--iters"))
+      .option(
+        "--lr <x>",
+        "with --optimize-latent: Adam's first step size on x_T/σ_T, decayed to 0 by a half cosine (0.1)",
+        positiveNumber("--lr"),
+      )
+      .option(
+        "--prior-weight <λ>",
+        "with --optimize-latent: λ of λ(‖x_T‖/σ_T − √D)², keeping x_T typical (1)",
+        nonNegativeNumber("--prior-weight"),
+      ),
   )
     .addHelpText(
       "after",
@@ -82,6 +120,9 @@ Examples:
   deno run -P main.ts guidance --model gmm:fixtures/mix10d.json --q 0.3 --n 64 --out low.npy --json
   deno run -P main.ts guidance --model gmm:fixtures/mix10d.json --q 0.3 --noise 0.5 --noise-window 0.2,0.8 --exact-correction --out x.npy
   deno run -P main.ts guidance --model gmm:fixtures/mix2d.json --prior-q 0.7 --n 500 --out prior.png
+  deno run -P main.ts guidance --model gmm:fixtures/mix10d.json --b-schedule "-20*t*(1-t)" --n 64 --out high.npy
+  deno run -P main.ts guidance --model gmm:fixtures/mix10d.json --optimize-latent --target-logp -8 --iters 100 --prior-weight 0.1 --out opt.npy --json
+  deno run -P main.ts guidance --ckpt runs/mnist-cfg/ckpt.safetensors --class 3 --cfg 1 --q 0.3 --n 16 --out x.png
   deno run -P main.ts guidance --ckpt runs/mnist/ckpt.safetensors --score-alignment --score-free --n 16 --out sa.png --json`,
     )
     .action(async (opts: GuidanceFlags) => {
@@ -96,15 +137,19 @@ export function checkModes(f: GuidanceFlags): void {
     f.q !== undefined && "--q",
     f.priorQ !== undefined && "--prior-q",
     f.scoreAlignment && "--score-alignment",
+    f.bSchedule !== undefined && "--b-schedule",
+    f.optimizeLatent && "--optimize-latent",
   ].filter((m): m is string => typeof m === "string");
   if (modes.length === 0) {
     throw new UsageError(
-      "guidance needs one mode: --q Q (density guidance), --prior-q Q (prior guidance) or --score-alignment",
+      "guidance needs one mode: --q Q (density guidance), --b-schedule B (density guidance with a schedule), --prior-q Q (prior guidance), --optimize-latent (latent optimisation) or --score-alignment",
     );
   }
   if (modes.length > 1) {
     throw new UsageError(
-      `${modes.join(" and ")} conflict: give exactly one of --q, --prior-q, --score-alignment`,
+      `${
+        modes.join(" and ")
+      } conflict: give exactly one of --q, --b-schedule, --prior-q, --optimize-latent, --score-alignment`,
     );
   }
   if (f.noise !== undefined && f.q === undefined) {
@@ -121,5 +166,18 @@ export function checkModes(f: GuidanceFlags): void {
   }
   if (f.scoreFree && !f.scoreAlignment) {
     throw new UsageError("--score-free needs --score-alignment");
+  }
+  for (
+    const [set, flag] of [
+      [f.targetLogp !== undefined, "--target-logp"],
+      [f.iters !== undefined, "--iters"],
+      [f.lr !== undefined, "--lr"],
+      [f.priorWeight !== undefined, "--prior-weight"],
+    ] as const
+  ) {
+    if (set && !f.optimizeLatent) throw new UsageError(`${flag} needs --optimize-latent`);
+  }
+  if (f.optimizeLatent && f.targetLogp === undefined) {
+    throw new UsageError("--optimize-latent needs --target-logp V (the log p_0 to reach, nats)");
   }
 }

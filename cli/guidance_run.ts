@@ -10,9 +10,17 @@ import { priorGuidanceRadius, priorGuidanceSample } from "../sample/guidance/pri
 import { type AlignmentResult, scoreAlignment } from "../sample/guidance/score_alignment.ts";
 import { latentRadius } from "../sample/guidance/latents.ts";
 import { type GuidedResult, realisedShift } from "../sample/guidance/realised_shift.ts";
+import { loadBSchedule } from "../sample/guidance/b_schedule.ts";
+import { bScheduleSample } from "../sample/guidance/b_guidance.ts";
+import {
+  type LatentOptimizationResult,
+  optimizeLatent,
+} from "../sample/guidance/latent_optimization.ts";
+import { LATENT_DEFAULTS, latentReport } from "../sample/guidance/latent_report.ts";
 import { type FlowFlags, openFlow } from "./flow_command.ts";
+import type { ClassOptions } from "./class_options.ts";
 
-export interface GuidanceFlags extends FlowFlags {
+export interface GuidanceFlags extends FlowFlags, ClassOptions {
   q?: number;
   noise?: number;
   noiseWindow?: [number, number];
@@ -21,6 +29,12 @@ export interface GuidanceFlags extends FlowFlags {
   priorQ?: number;
   scoreAlignment?: boolean;
   scoreFree?: boolean;
+  bSchedule?: string;
+  optimizeLatent?: boolean;
+  targetLogp?: number;
+  iters?: number;
+  lr?: number;
+  priorWeight?: number;
 }
 
 /** Euler–Maruyama steps across the noise window unless `--noise-steps` says otherwise. */
@@ -39,9 +53,25 @@ export async function runGuidance(flags: GuidanceFlags): Promise<void> {
       );
     }
   }
+  const schedule = f.bSchedule !== undefined
+    ? await loadBSchedule(f.bSchedule, tMin, sde.T)
+    : undefined;
+  const latent = {
+    targetLogp: f.targetLogp!,
+    iters: f.iters ?? LATENT_DEFAULTS.iters,
+    lr: f.lr ?? LATENT_DEFAULTS.lr,
+    priorWeight: f.priorWeight ?? LATENT_DEFAULTS.priorWeight,
+    steps: f.steps ?? LATENT_DEFAULTS.steps,
+  };
   const score = s.model.score.bind(s.model);
   const guided = (b: BatchInput): Promise<FlowResult> => {
     const o = b.solve;
+    if (schedule) return bScheduleSample(score, sde, b.xT, { ...o, schedule });
+    if (f.optimizeLatent) {
+      // log p_0 by the model's closed form where it has one, else the PF-ODE likelihood
+      const exactLogp = s.model.logp?.bind(s.model);
+      return optimizeLatent(score, sde, b.xT, { ...o, ...latent, exactLogp });
+    }
     if (f.scoreAlignment) {
       const terminal = o.terminalLogp && b.terminalScore
         ? { logp: o.terminalLogp, score: b.terminalScore }
@@ -65,7 +95,7 @@ export async function runGuidance(flags: GuidanceFlags): Promise<void> {
   };
   // Density guidance predicts a shift against the PF-ODE from the same latents: solve that
   // too (prior guidance at q = 0.5 starts from exactly the median norm), with the same probe.
-  const withBaseline = f.q !== undefined;
+  const withBaseline = f.q !== undefined || schedule !== undefined;
   const results: GuidedResult[] = await forEachBatch(s, f, "guidance", async (b) => {
     const r: GuidedResult = await guided(b);
     if (withBaseline) {
@@ -98,14 +128,22 @@ export async function runGuidance(flags: GuidanceFlags): Promise<void> {
     lines.push(
       `prior guidance q = ${f.priorQ}: latents at norm ${norm.toPrecision(6)}, then the PF-ODE`,
     );
+  } else if (f.optimizeLatent) {
+    const report = latentReport(results as LatentOptimizationResult[], latent);
+    Object.assign(doc, report.fields);
+    lines.push(...report.lines);
   } else {
-    const shift = predictedShift(sde, D, f.q!, tMin);
+    // with a schedule b_t the predicted shift is ∫_T^{t_min} b_t dt (docs/density_guidance.md)
+    const shift = schedule
+      ? schedule.predictedShift(tMin, sde.T)
+      : predictedShift(sde, D, f.q!, tMin);
     const realised = realisedShift(results);
     const withheld = results.flatMap((r) => Array.from(r.withheld));
     const clamped = withheld.filter((w) => w !== 0).length;
     Object.assign(doc, {
-      mode: window ? "stochastic" : "density",
+      mode: window ? "stochastic" : schedule ? "b-schedule" : "density",
       q: f.q,
+      ...(schedule ? { b_schedule: { kind: schedule.kind, source: schedule.source } } : {}),
       latent_norm: latentRadius(sde, D, 0.5),
       predicted_shift_nats: shift,
       realised_shift_nats: realised.mean,
@@ -135,7 +173,9 @@ export async function runGuidance(flags: GuidanceFlags): Promise<void> {
       );
     }
     lines.push(
-      `${window ? "stochastic " : ""}density guidance q = ${f.q}: shift of mean log p_0 against ` +
+      `${window ? "stochastic " : ""}density guidance ${
+        schedule ? `b_t = ${schedule.source}` : `q = ${f.q}`
+      }: shift of mean log p_0 against ` +
         `the PF-ODE from the same latents: predicted ${shift.toFixed(4)} nats, realised ` +
         `${realised.mean.toFixed(4)} ± ${realised.stderr.toFixed(4)} nats`,
     );

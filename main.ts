@@ -12,6 +12,7 @@ import * as hdMode from "./cli/hd_mode.ts";
 import * as importCommand from "./cli/import.ts";
 import * as sample from "./cli/sample.ts";
 import * as train from "./cli/train.ts";
+import * as trainDequantizer from "./cli/train_dequantizer.ts";
 
 /** Subcommands that work today; each module registers its options on the given command. */
 export const subcommands: Record<
@@ -24,6 +25,7 @@ export const subcommands: Record<
   "hd-mode": hdMode,
   guidance,
   import: importCommand,
+  "train-dequantizer": trainDequantizer,
 };
 
 export function buildProgram(): Command {

@@ -18,11 +18,13 @@ import {
   weightsOption,
 } from "./options.ts";
 import { type EvalFlags, runEval } from "./eval_nll_run.ts";
+import { addClassOptions, CLASS_OPTION_KEYS } from "./class_options.ts";
 
 export const describe = "exact negative log-likelihood (bits/dim) through the probability-flow ODE";
 
 export const optionKeys = {
   ...RUNTIME_OPTION_KEYS,
+  ...CLASS_OPTION_KEYS,
   model: true,
   ckpt: true,
   weights: true,
@@ -31,6 +33,7 @@ export const optionKeys = {
   split: true,
   dequant: true,
   dequantSamples: true,
+  dequantizer: true,
   divergence: true,
   probe: true,
   probes: true,
@@ -50,7 +53,7 @@ export const optionKeys = {
 
 export function register(cmd: Command): void {
   addRuntimeOptions(
-    cmd
+    addClassOptions(cmd)
       .argument("[merge]", "`merge` followed by partial-result files combines shards")
       .argument("[parts...]", "partial results written with --shard i/n --out PART.json")
       .addOption(modelOption())
@@ -70,8 +73,13 @@ export function register(cmd: Command): void {
         new Option("--dequant <kind>", "dequantisation of integer data").choices([
           "uniform",
           "truncated-normal",
+          "variational",
           "none",
         ]),
+      )
+      .option(
+        "--dequantizer <file>",
+        "--dequant variational: a dequantiser written by train-dequantizer",
       )
       .option(
         "--dequant-samples <k>",
@@ -133,6 +141,7 @@ Examples:
   deno task eval-nll --model gmm:m.json --data gmm:m.json --shard 0/4 --out part0.json
   deno task eval-nll merge part0.json part1.json part2.json part3.json
   deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --split test --limit 64 --dequant truncated-normal
+  deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --limit 64 --dequant variational --dequantizer q.safetensors
   deno task eval-nll --ckpt runs/lm/ckpt.safetensors --data gmm:fixtures/mix2c.json --limit 200 --bound lm --steps 200`,
     )
     .action(async (merge: string | undefined, parts: string[], opts: EvalFlags) => {

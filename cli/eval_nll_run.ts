@@ -25,13 +25,17 @@ import type { LmBoundModel } from "../eval/lm_bound.ts";
 import { isImageSpec, type Split } from "../data/image_set.ts";
 import { type ModelOptions, openBackend, type RuntimeOptions } from "./options.ts";
 import { checkModelOptions, loadModel } from "./load_model.ts";
+import { openDequantizer, variationalEvaluator } from "../eval/variational_dequant.ts";
+import type { ClassOptions } from "./class_options.ts";
 
-export interface EvalFlags extends RuntimeOptions, ModelOptions {
+export interface EvalFlags extends RuntimeOptions, ModelOptions, ClassOptions {
   data?: string;
   limit?: number;
   split?: string;
   dequant?: Dequantization;
   dequantSamples: number;
+  /** --dequant variational: the file train-dequantizer wrote */
+  dequantizer?: string;
   divergence: "hutchinson" | "exact";
   probe: "rademacher" | "gaussian";
   probes: number;
@@ -81,6 +85,18 @@ function checkFlags(f: EvalFlags): void {
   if (f.steps !== undefined && f.bound !== "lm") {
     throw new UsageError("--steps is the grid of --bound lm (the chain's own bound)");
   }
+  if ((f.dequant === "variational") !== (f.dequantizer !== undefined)) {
+    throw new UsageError(
+      f.dequantizer
+        ? "--dequantizer is the learned q of --dequant variational: add --dequant variational"
+        : "--dequant variational needs --dequantizer FILE (written by train-dequantizer)",
+    );
+  }
+  if (f.dequantizer && f.bound) {
+    throw new UsageError(
+      "--bound dequantises with uniform or truncated-normal draws; drop it with --dequant variational",
+    );
+  }
   if (f.bound === "lm" && f.shard) {
     throw new UsageError(
       "--bound lm draws its paths per batch; it does not split into --shard parts",
@@ -128,6 +144,9 @@ export async function runEval(f: EvalFlags): Promise<void> {
       `--dequant ${dequantization} is for discrete data; ${f.data} is continuous (use --dequant none, or declare integer levels with points:FILE,discrete)`,
     );
   }
+  const dequantizer = f.dequantizer
+    ? await openDequantizer(f.dequantizer, backend, dtype, data)
+    : null;
   const tMin = f.tMin ?? likelihoodTMin(sde, dequantization);
   if (!(tMin < sde.T)) throw new UsageError(`--t-min must be below T = ${sde.T}, got ${tMin}`);
   const shard = f.shard ? parseShard(f.shard) : { index: 0, count: 1 };
@@ -152,7 +171,8 @@ export async function runEval(f: EvalFlags): Promise<void> {
     n_total: data.n,
   };
   const values = data.values.subarray(start * D, end * D);
-  const examples = await evaluateNll(model, {
+  const evaluate = dequantizer ? variationalEvaluator(dequantizer) : evaluateNll;
+  const examples = await evaluate(model, {
     values,
     n: end - start,
     quantization: data.quantization,
@@ -185,7 +205,8 @@ export async function runEval(f: EvalFlags): Promise<void> {
     }, f.quiet === true);
   } else if (f.bound) {
     // integer data are dequantised inside the bound, afresh for every (t, z) draw
-    const quantized = dequantization !== "none" && data.quantization;
+    const quantized = dequantization !== "none" && dequantization !== "variational" &&
+      data.quantization;
     const x = tensor(backend, values, [end - start, ...data.shape], dtype);
     const r = await scoreFlowBound(model, x, {
       tMin,

@@ -14,7 +14,8 @@ import { erf } from "../sde/special.ts";
 import { VDM_UNIFORM_DEQUANT_GAMMA0 } from "../sde/vdm.ts";
 import type { Quantization } from "../data/quantization.ts";
 
-export type Dequantization = "none" | "uniform" | "truncated-normal";
+/** `variational`: a learned q(u | k) (eval/variational_dequant.ts), drawn by its own evaluator. */
+export type Dequantization = "none" | "uniform" | "truncated-normal" | "variational";
 
 export interface DequantizedBatch {
   /** the ODE's start point, model space */
@@ -32,7 +33,11 @@ export interface DequantizedBatch {
  * (γmin = −13.3 for VDM), where its τ = 3.02 is set.
  */
 export function likelihoodTMin(sde: Sde, dequantization: Dequantization): number {
-  if (sde.kind === "vdm" && dequantization === "uniform") {
+  // a variational draw is, like a uniform one, data at time 0 inside its bin
+  if (
+    (sde.kind === "vdm" || sde.kind === "sp") &&
+    (dequantization === "uniform" || dequantization === "variational")
+  ) {
     return Math.max(sde.tMinLikelihood, sde.timeOfLogSnr(-VDM_UNIFORM_DEQUANT_GAMMA0));
   }
   return sde.tMinLikelihood;
@@ -58,6 +63,9 @@ export function dequantize(
   const D = k.size / k.shape[0];
   if (kind === "none") return { x: q ? add(mul(k, q.a), q.b) : k, logq: null, logVolume: 0 };
   if (!q) throw new Error(`dequantization ${kind} needs quantized data`);
+  if (kind === "variational") {
+    throw new Error("variational dequantization draws from its flow: eval/variational_dequant.ts");
+  }
   if (kind === "uniform") {
     const u = rng.uniform(k.backend, k.shape, k.dtype);
     return { x: add(mul(add(k, u), q.a), q.b), logq: null, logVolume: D * Math.log(q.a) };

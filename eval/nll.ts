@@ -16,7 +16,7 @@ import {
 } from "../compute/mod.ts";
 import type { DiffusionModel } from "../sde/model.ts";
 import { pfOdeLogLikelihood } from "../sde/likelihood.ts";
-import { type Dequantization, dequantize } from "./dequantization.ts";
+import { type Dequantization, dequantize, type DequantizedBatch } from "./dequantization.ts";
 import type { Quantization } from "../data/quantization.ts";
 import type { Progress } from "../io/progress.ts";
 
@@ -36,6 +36,11 @@ export interface NllOptions {
   rng: Rng;
   /** global index of the first example (for shards) */
   firstIndex: number;
+  /**
+   * A learned dequantiser's draw (`--dequant variational`) in place of `dequantize`'s fixed
+   * ones, from the same stream, so that runs of one seed are paired.
+   */
+  draw?: (k: Tensor, stream: Rng) => DequantizedBatch;
 }
 
 export interface ExampleResult {
@@ -75,15 +80,11 @@ export async function evaluateNll(
     for (let j = 0; j < o.dequantSamples; j++) {
       const sum = new Float64Array(nb);
       for (let p = 0; p < o.probes; p++) {
+        const stream = o.rng.derive("dequant").derive(j).at(first * D);
         const { x, logq, logVolume } = noGrad(() =>
-          dequantize(
-            o.dequantization,
-            k,
-            data.quantization,
-            sde,
-            o.tMin,
-            o.rng.derive("dequant").derive(j).at(first * D),
-          )
+          o.draw
+            ? o.draw(k, stream)
+            : dequantize(o.dequantization, k, data.quantization, sde, o.tMin, stream)
         );
         const probeRng = o.rng.derive("probe").derive(j * o.probes + p).at(first * D);
         const probe = o.divergence === "exact"

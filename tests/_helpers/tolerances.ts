@@ -316,4 +316,88 @@ export const tol = {
     why:
       "eval-nll's PF-ODE NLL (DP5 at rtol = atol = 1e-5, exact divergence, the mixture's own p_T) of narrow-bin dequantised points against the closed form at the bin centre: the solver's global error (2.2e-5 measured, float64, float32 and WebGPU alike) plus the spread of log p inside a bin, |∇log p|·a ≈ 1e-6",
   },
+  bScheduleShift: {
+    rtol: 2e-4,
+    atol: 0,
+    why:
+      "general density guidance on an isotropic Gaussian: log p_0 moves by −∫b_t dt exactly (∇·u does not depend on x), so only the error of 16 fixed DP5 steps on x remains, largest where a table's kink breaks the method's order (1.5e-5 relative measured for a table, 5e-7 for −50t(1 − t), float32 included)",
+  },
+  latentOptimum: {
+    rtol: 1e-3,
+    atol: 1e-2,
+    why:
+      "latent optimisation against the closed-form optimum of ½(log p_0 − V)² + λ(‖z‖ − √D)² for N(0, s²I) data under VP: 150 Adam steps with a half-cosine decay settle near the optimum of the discrete map (worst measured 2.0e-4 relative in ‖z‖/√D and 4.4e-3 nats with 2 DP5 steps, every backend alike; 4.1e-3 nats by the PF-ODE likelihood)",
+  },
+  ddimCoefficientsF64: {
+    rtol: 1e-10,
+    atol: 0,
+    why:
+      "DDIM's step coefficients (through λ, expm1 and e^{Δλ/2}) against the Gaussian posterior's written with α, σ directly, float64: the direct form subtracts σ_t² − a²σ_s² on short steps near t_min and loses digits there (2.4e-12 worst measured over four processes)",
+  },
+  samplerOrder: {
+    rtol: 0,
+    atol: 0.6,
+    why:
+      "observed order of a fixed-step sampler, log(e_coarse/e_fine)/log(h_coarse/h_fine), from moment errors against a tight DP5 solution of the same latents or from tracked log p: pre-asymptotic terms at 10–80 steps (DDIM 0.93–0.98 for order 1; EDM Heun 2.42–2.51 at 10 → 20 steps and 2.02 for its log p, order 2)",
+  },
+  ddimLogpCrossBackend: {
+    rtol: 0,
+    atol: 1e-3,
+    why:
+      "DDIM's tracked log p (40 steps, exact divergence) on a float32 backend against the float64 reference from the same latents: float32 rounding through 40 steps of log p terms of size ~10 (9.7e-6 measured on reference f32 and cpu, 7.3e-5 on WebGPU)",
+  },
+  edmLevelsF64: {
+    rtol: 1e-12,
+    atol: 0,
+    why:
+      "EDM's levels in float64: σ/α of the times they map to (through λ⁻¹ in closed form) and Karras's formula written out, a few ulp apart (1.2e-15 measured)",
+  },
+  edmLogpCrossBackend: {
+    rtol: 0,
+    atol: 1e-3,
+    why:
+      "EDM Heun's tracked log p (18 steps, exact divergence) on a float32 backend against the float64 reference from the same latents: float32 rounding through 35 evaluations (2.4e-5 measured on reference f32 and cpu, 2.0e-5 on WebGPU)",
+  },
+  ddimTrackedLogpCli: {
+    rtol: 0,
+    atol: 1,
+    why:
+      "the sample command's DDIM (η = 0, 80 uniform steps, exact divergence, the mixture's own p_T) tracked log p against the closed form at the written samples: DDIM's first-order discretisation error, large on a grid uniform in t (0.42 nats on average, 0.57 at worst over 32 samples of mix2d measured)",
+  },
+  edmTrackedLogpCli: {
+    rtol: 0,
+    atol: 0.3,
+    why:
+      "the sample command's EDM Heun (40 levels, exact divergence, the mixture's own p_T) tracked log p against the closed-form data density at the written samples: its second-order discretisation error (0.045 nats on average, 0.097 at worst over 32 samples of mix2d measured)",
+  },
+  ddimLogpRichardson: {
+    rtol: 0,
+    atol: 0.15,
+    why:
+      "largest accepted ratio of the mean |2e(80) − e(40)| (Richardson's extrapolation of DDIM's per-sample log p tracking errors) to the mean |e(80)|: for a first-order error the extrapolation leaves only O(h²) (0.052 measured on mix2d, 0.058 on mix10d)",
+  },
+  importedNetworkF64Fourier: {
+    rtol: 0,
+    atol: 5e-5,
+    why:
+      "float64 evaluation of i-DODE's float32 network, as a fraction of the largest |output|: its Fourier features sin(2^7·2π·x) take arguments up to ~2500 rad, whose float32 rounding (ulp/2 ≈ 1.2e-4 rad) the original carries and float64 does not (1.4e-5 measured; the float32 backends round alike and agree to 7e-7)",
+  },
+  classNllOdeCli: {
+    rtol: 0,
+    atol: 2e-4,
+    why:
+      "eval-nll --class K of a labelled mixture (reference float64, DP5 at rtol = atol = 1e-5, exact divergence, the class's own p_T) against the class's closed-form −log p(x | K): the solver's global error only (1.9e-5 measured)",
+  },
+  untrainedDequantizerIsUniform: {
+    rtol: 0,
+    atol: 1e-5,
+    why:
+      "an untrained variational dequantiser against uniform dequantisation on the same uniforms (log P(k), nats, a 2-D mixture on bins of 0.5): the flow is the identity and log q = −D ln(1 − 2δ), but the logit squeeze δ = 1e-6 moves u by up to 1e-6, i.e. y by a·1e-6, changing log p by |∇log p|·a·1e-6 (6.4e-6 worst measured, float64 and float32)",
+  },
+  flowLogDetFiniteDiff: {
+    rtol: 1e-7,
+    atol: 1e-8,
+    why:
+      "a coupling flow's log|det ∂x/∂ε| against the log-determinant of its central-difference Jacobian (h = 1e-6, float64): truncation h² plus rounding 1e-16/h per entry (1.6e-10 worst measured, absolute and relative, on log-dets of 0.3 and 2.6)",
+  },
 } as const satisfies Record<string, Tolerance>;

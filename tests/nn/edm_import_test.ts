@@ -73,7 +73,7 @@ Deno.test("import edm: a conditional model's labelled and unlabelled scores are 
   assert.ok(relativeError(five, none) > 1e-3, "the label changes the output");
 });
 
-Deno.test("an imported EDM checkpoint runs through eval-nll and sample", async () => {
+Deno.test("an imported EDM checkpoint runs through eval-nll, sample and guidance", async () => {
   await importCond();
   const images = `${dir}/images`;
   await Deno.mkdir(images);
@@ -96,6 +96,14 @@ Deno.test("an imported EDM checkpoint runs through eval-nll and sample", async (
   assert.equal(sample.code, 0, sample.stderr);
   const drawn = JSON.parse(sample.stdout);
   assert.deepEqual([drawn.n, drawn.shape], [2, [3, 8, 8]]);
+  // density guidance on the class-conditional network, guided to class 3
+  const guided = await runMain([
+    ...["guidance", "--ckpt", imported, "--q", "0.3", "--n", "2", "--class", "3", "--cfg", "1"],
+    ...["--rtol", "1e-2", "--atol", "1e-2", "--out", `${dir}/g.npy`, "--json", "--backend", "cpu"],
+  ]);
+  assert.equal(guided.code, 0, guided.stderr);
+  const shift = JSON.parse(guided.stdout);
+  assert.ok(shift.predicted_shift_nats < 0 && Number.isFinite(shift.realised_shift_nats));
 });
 
 Deno.test("import edm refuses damaged and foreign files (exit 3, naming them) and --weights raw", async () => {

@@ -3,7 +3,7 @@
  * tiny network built and saved by i-DODE's own code (fixtures/gen/idode_nets.py): the parameter
  * names and shapes are the checkpoint's, every backend gives the original network's output (EMA
  * and raw weights), the imported model's score is i-DODE's ε-prediction over σ under the VP and
- * SP schedules and for an ε-network, an imported checkpoint runs through eval-nll and sample,
+ * SP schedules and for an ε-network, an imported checkpoint runs through eval-nll, sample and guidance,
  * and wrong configurations are refused naming the field.
  */
 
@@ -160,7 +160,7 @@ Deno.test("import i-dode: the score is −ε̂/σ of i-DODE's noise_fn under VP,
   }
 });
 
-Deno.test("an imported i-DODE checkpoint runs through eval-nll and sample (VP and SP)", async () => {
+Deno.test("an imported i-DODE checkpoint runs through eval-nll, sample and guidance (VP and SP)", async () => {
   const images = `${dir}/images`;
   await Deno.mkdir(images, { recursive: true });
   const rng = new Uint8Array(H * W * C);
@@ -214,6 +214,13 @@ Deno.test("an imported i-DODE checkpoint runs through eval-nll and sample (VP an
     assert.equal(sample.code, 0, sample.stderr);
     const drawn = JSON.parse(sample.stdout);
     assert.deepEqual([drawn.n, drawn.shape], [2, [C, H, W]]);
+    const guided = await runMain([
+      ...["guidance", "--ckpt", ckpt, "--q", "0.3", "--n", "2", "--rtol", "1e-2", "--atol"],
+      ...["1e-2", "--out", `${dir}/${name}_g.npy`, "--json", "--backend", "cpu"],
+    ]);
+    assert.equal(guided.code, 0, guided.stderr);
+    const shift = JSON.parse(guided.stdout);
+    assert.ok(shift.predicted_shift_nats < 0 && Number.isFinite(shift.realised_shift_nats));
   }
 });
 

@@ -112,10 +112,17 @@ async function evalAndSample(ckpt: string) {
   assert.equal(sample.code, 0, sample.stderr);
   const drawn = JSON.parse(sample.stdout);
   assert.deepEqual([drawn.n, drawn.shape], [2, [3, 8, 8]]);
+  const guided = await runMain([
+    ...["guidance", "--ckpt", ckpt, "--q", "0.3", "--n", "2", "--rtol", "1e-2", "--atol", "1e-2"],
+    ...["--out", `${dir}/g.npy`, "--json", "--backend", "cpu"],
+  ]);
+  assert.equal(guided.code, 0, guided.stderr);
+  const shift = JSON.parse(guided.stdout);
+  assert.ok(shift.predicted_shift_nats < 0 && Number.isFinite(shift.realised_shift_nats));
   return { bpd: report.bpd as number };
 }
 
-Deno.test("an imported checkpoint runs through eval-nll and sample", async () => {
+Deno.test("an imported checkpoint runs through eval-nll, sample and guidance", async () => {
   if (!(await Deno.stat(imported).catch(() => null))) {
     const r = await runMain(IMPORT);
     assert.equal(r.code, 0, r.stderr);
@@ -161,7 +168,7 @@ Deno.test("import score-sde: a VE NCSN++ on [0, 1] data has score_sde's score, i
   }
 });
 
-Deno.test("an imported VE NCSN++ runs through eval-nll and sample", async () => {
+Deno.test("an imported VE NCSN++ runs through eval-nll, sample and guidance", async () => {
   if (!(await Deno.stat(veImported).catch(() => null))) {
     const r = await runMain([
       "import",

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { tensor, tensorWithHostCopy } from "../../compute/mod.ts";
 import { referenceBackend } from "../../compute/select.ts";
-import { encodePng } from "../../io/png.ts";
+import { pngFolder, runImportedCommands } from "../_helpers/imported_commands.ts";
 import { loadModel } from "../../cli/load_model.ts";
 import type { DiffusionModel } from "../../sde/model.ts";
 import { runMain } from "../_helpers/cli.ts";
@@ -75,35 +75,13 @@ Deno.test("import edm: a conditional model's labelled and unlabelled scores are 
 
 Deno.test("an imported EDM checkpoint runs through eval-nll, sample and guidance", async () => {
   await importCond();
-  const images = `${dir}/images`;
-  await Deno.mkdir(images);
-  for (let i = 0; i < 10; i++) {
-    const hwc = new Uint8Array(192).map((_, j) => (j * 37 + i * 11) % 256);
-    await Deno.writeFile(`${images}/${i}.png`, encodePng(hwc, 8, 8, 3));
-  }
-  const nll = await runMain([
-    ...["eval-nll", "--ckpt", imported, "--data", `images:${images}`, "--split", "test"],
-    ...["--limit", "1", "--rtol", "1e-3", "--atol", "1e-3", "--json", "--backend", "cpu"],
-  ]);
-  assert.equal(nll.code, 0, nll.stderr);
-  const report = JSON.parse(nll.stdout);
-  assert.ok(Number.isFinite(report.bpd) && report.bpd > 0, nll.stdout);
-  console.log(`eval-nll: ${report.bpd} bits/dim; ${nll.stdout.slice(0, 400)}`);
-  const sample = await runMain([
-    ...["sample", "--ckpt", imported, "--sampler", "euler", "--steps", "4", "--n", "2"],
-    ...["--out", `${dir}/s.npy`, "--json", "--backend", "cpu"],
-  ]);
-  assert.equal(sample.code, 0, sample.stderr);
-  const drawn = JSON.parse(sample.stdout);
-  assert.deepEqual([drawn.n, drawn.shape], [2, [3, 8, 8]]);
-  // density guidance on the class-conditional network, guided to class 3
-  const guided = await runMain([
-    ...["guidance", "--ckpt", imported, "--q", "0.3", "--n", "2", "--class", "3", "--cfg", "1"],
-    ...["--rtol", "1e-2", "--atol", "1e-2", "--out", `${dir}/g.npy`, "--json", "--backend", "cpu"],
-  ]);
-  assert.equal(guided.code, 0, guided.stderr);
-  const shift = JSON.parse(guided.stdout);
-  assert.ok(shift.predicted_shift_nats < 0 && Number.isFinite(shift.realised_shift_nats));
+  const images = await pngFolder(dir, 8, 8);
+  await runImportedCommands(imported, images, dir, [3, 8, 8]);
+  // and guided to class 3 on the class-conditional network
+  await runImportedCommands(imported, images, dir, [3, 8, 8], {
+    modelFlags: ["--class", "3", "--cfg", "1"],
+    tag: "class3",
+  });
 });
 
 Deno.test("import edm refuses damaged and foreign files (exit 3, naming them) and --weights raw", async () => {

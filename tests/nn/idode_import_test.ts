@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "fflate";
 import { tensor, tensorWithHostCopy } from "../../compute/mod.ts";
 import { referenceBackend } from "../../compute/select.ts";
-import { encodePng } from "../../io/png.ts";
+import { pngFolder, runImportedCommands } from "../_helpers/imported_commands.ts";
 import { loadModel } from "../../cli/load_model.ts";
 import {
   idodeMapping,
@@ -161,66 +161,15 @@ Deno.test("import i-dode: the score is −ε̂/σ of i-DODE's noise_fn under VP,
 });
 
 Deno.test("an imported i-DODE checkpoint runs through eval-nll, sample and guidance (VP and SP)", async () => {
-  const images = `${dir}/images`;
-  await Deno.mkdir(images, { recursive: true });
-  const rng = new Uint8Array(H * W * C);
-  for (let i = 0; i < 10; i++) {
-    crypto.getRandomValues(rng);
-    await Deno.writeFile(`${images}/${i}.png`, encodePng(rng, W, H, 3));
-  }
+  const images = await pngFolder(dir, H, W);
   for (const [name, extra] of [["vp-e2e", {}], ["sp-e2e", { schedule: "SP" }]] as const) {
     const ckpt = await importWith(name, extra);
-    const nll = await runMain([
-      "eval-nll",
-      "--ckpt",
-      ckpt,
-      "--data",
-      `images:${images}`,
-      "--split",
-      "test",
-      "--limit",
-      "1",
+    await runImportedCommands(ckpt, images, dir, [C, H, W], {
       // random weights on 2^7·2π Fourier features make the drift stiff (2720 evaluations from
       // t = t_min at 1e-3): a short, loose solve checks the plumbing
-      "--t-min",
-      "0.9",
-      "--rtol",
-      "1e-2",
-      "--atol",
-      "1e-2",
-      "--json",
-      "--backend",
-      "cpu",
-    ]);
-    assert.equal(nll.code, 0, nll.stderr);
-    const report = JSON.parse(nll.stdout);
-    assert.ok(Number.isFinite(report.bpd) && report.bpd > 0, nll.stdout);
-    const sample = await runMain([
-      "sample",
-      "--ckpt",
-      ckpt,
-      "--sampler",
-      "euler",
-      "--steps",
-      "4",
-      "--n",
-      "2",
-      "--out",
-      `${dir}/${name}.npy`,
-      "--json",
-      "--backend",
-      "cpu",
-    ]);
-    assert.equal(sample.code, 0, sample.stderr);
-    const drawn = JSON.parse(sample.stdout);
-    assert.deepEqual([drawn.n, drawn.shape], [2, [C, H, W]]);
-    const guided = await runMain([
-      ...["guidance", "--ckpt", ckpt, "--q", "0.3", "--n", "2", "--rtol", "1e-2", "--atol"],
-      ...["1e-2", "--out", `${dir}/${name}_g.npy`, "--json", "--backend", "cpu"],
-    ]);
-    assert.equal(guided.code, 0, guided.stderr);
-    const shift = JSON.parse(guided.stdout);
-    assert.ok(shift.predicted_shift_nats < 0 && Number.isFinite(shift.realised_shift_nats));
+      evalFlags: ["--t-min", "0.9", "--rtol", "1e-2", "--atol", "1e-2"],
+      tag: name,
+    });
   }
 });
 

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { add, mul, tensor, tensorWithHostCopy } from "../../compute/mod.ts";
 import { referenceBackend } from "../../compute/select.ts";
-import { encodePng } from "../../io/png.ts";
+import { pngFolder, runImportedCommands } from "../_helpers/imported_commands.ts";
 import { loadModel } from "../../cli/load_model.ts";
 import { runMain } from "../_helpers/cli.ts";
 import { tol } from "../_helpers/tolerances.ts";
@@ -56,70 +56,17 @@ Deno.test("import score-sde: the imported model's score is score_sde's on the re
 });
 
 /** Ten 8 × 8 RGB images (the fixture's two, repeated) in a folder: the last one is the test split. */
-async function imagesFolder(): Promise<string> {
-  const images = `${dir}/images`;
-  if (await Deno.stat(images).catch(() => null)) return images;
-  await Deno.mkdir(images);
+function imagesFolder(): Promise<string> {
   const u8: number[] = doc.likelihood.images_uint8.values;
-  for (let i = 0; i < 10; i++) {
-    const chw = u8.slice((i % 2) * 192, (i % 2 + 1) * 192);
-    const hwc = new Uint8Array(192).map((_, j) => chw[(j % 3) * 64 + Math.floor(j / 3)]);
-    await Deno.writeFile(`${images}/${i}.png`, encodePng(hwc, 8, 8, 3));
-  }
-  return images;
+  // HWC pixel j of image i from the fixture's CHW images
+  return pngFolder(dir, 8, 8, (i, j) => u8[(i % 2) * 192 + (j % 3) * 64 + Math.floor(j / 3)]);
 }
 
-/** eval-nll (one image, loose tolerance) and sample (two, four Euler steps) of a checkpoint. */
+/** eval-nll, sample and guidance of a checkpoint; bits/dim must carry the 8-bit offset of 7. */
 async function evalAndSample(ckpt: string) {
-  const images = await imagesFolder();
-  const nll = await runMain([
-    "eval-nll",
-    "--ckpt",
-    ckpt,
-    "--data",
-    `images:${images}`,
-    "--split",
-    "test",
-    "--limit",
-    "1",
-    "--rtol",
-    "1e-3",
-    "--atol",
-    "1e-3",
-    "--json",
-    "--backend",
-    "cpu",
-  ]);
-  assert.equal(nll.code, 0, nll.stderr);
-  const report = JSON.parse(nll.stdout);
-  assert.ok(Number.isFinite(report.bpd) && report.bpd > 7, nll.stdout);
-  const sample = await runMain([
-    "sample",
-    "--ckpt",
-    ckpt,
-    "--sampler",
-    "euler",
-    "--steps",
-    "4",
-    "--n",
-    "2",
-    "--out",
-    `${dir}/s.npy`,
-    "--json",
-    "--backend",
-    "cpu",
-  ]);
-  assert.equal(sample.code, 0, sample.stderr);
-  const drawn = JSON.parse(sample.stdout);
-  assert.deepEqual([drawn.n, drawn.shape], [2, [3, 8, 8]]);
-  const guided = await runMain([
-    ...["guidance", "--ckpt", ckpt, "--q", "0.3", "--n", "2", "--rtol", "1e-2", "--atol", "1e-2"],
-    ...["--out", `${dir}/g.npy`, "--json", "--backend", "cpu"],
-  ]);
-  assert.equal(guided.code, 0, guided.stderr);
-  const shift = JSON.parse(guided.stdout);
-  assert.ok(shift.predicted_shift_nats < 0 && Number.isFinite(shift.realised_shift_nats));
-  return { bpd: report.bpd as number };
+  const r = await runImportedCommands(ckpt, await imagesFolder(), dir, [3, 8, 8]);
+  assert.ok(r.bpd > 7, `${r.bpd}`);
+  return r;
 }
 
 Deno.test("an imported checkpoint runs through eval-nll, sample and guidance", async () => {

@@ -1,6 +1,15 @@
 /** Moment checks for sampled draws: estimates with standard errors, and a z-score bound. */
 
 import assert from "node:assert/strict";
+import {
+  type Backend,
+  type DType,
+  mul,
+  referenceBackend,
+  Rng,
+  type Tensor,
+} from "../../compute/mod.ts";
+import type { Sde } from "../../sde/sde.ts";
 
 /** A z-score bound: with ~65 checked moments per mixture, 4σ keeps false alarms below 1%. */
 export const Z_MAX = 4;
@@ -64,4 +73,16 @@ export function momentError(
     mean: Math.hypot(...est.mean.map((v, i) => v - mu[i])),
     cov: Math.hypot(...est.cov.flat().map((v, i) => v - sigma[i])),
   };
+}
+
+/** n latents of the prior N(0, σ_T² I) in D dimensions, keyed by `seed`. */
+export function priorLatents(
+  sde: Sde,
+  seed: number,
+  n: number,
+  D: number,
+  backend: Backend = referenceBackend(),
+  dtype: DType = "f64",
+): Tensor {
+  return mul(Rng.fromSeed(seed).derive("prior").normal(backend, [n, D], dtype), sde.priorStd);
 }

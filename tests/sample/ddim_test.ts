@@ -16,33 +16,21 @@ import {
   type Backend,
   type DType,
   full,
-  mul,
   referenceBackend,
   Rng,
   type Tensor,
 } from "../../compute/mod.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
 import { makeSde } from "../../sde/processes.ts";
-import type { Sde, SdeKind } from "../../sde/sde.ts";
+import type { SdeKind } from "../../sde/sde.ts";
 import { ddim, ddimCoefficients } from "../../sample/samplers/ddim.ts";
 import { uniformTimeGrid } from "../../sample/samplers/euler_maruyama.ts";
 import { pfOdeSample } from "../../sample/samplers/ode.ts";
 import { fixture } from "../data/gmm_oracle.ts";
-import { assertMoments, momentError, moments } from "../data/sample_moments.ts";
+import { assertMoments, momentError, moments, priorLatents } from "../data/sample_moments.ts";
 
 const be = referenceBackend();
 const VP = makeSde("vp");
-
-function latents(
-  sde: Sde,
-  seed: number,
-  n: number,
-  D: number,
-  backend: Backend = be,
-  dtype: DType = "f64",
-): Tensor {
-  return mul(Rng.fromSeed(seed).derive("prior").normal(backend, [n, D], dtype), sde.priorStd);
-}
 
 /** The sample moments of `x` standing in for the exact ones in `momentError`. */
 function asReference(x: ArrayLike<number>, n: number, D: number) {
@@ -98,7 +86,7 @@ Deno.test("ddim: η = 1 is the Gaussian posterior q(x_s | x_t, x₀) and η = 0 
 });
 
 Deno.test("ddim: log p is tracked only for η = 0", () => {
-  const xT = latents(VP, 1, 4, 2),
+  const xT = priorLatents(VP, 1, 4, 2),
     model = GmmModel.isotropic(
       { weights: [1], means: [[0, 0]], stds: [1] },
       VP,
@@ -118,7 +106,7 @@ for (const [file, n, fine] of [["mix2d.json", 400, 40], ["mix10d.json", 200, 80]
   for (const seed of [1, 2]) {
     Deno.test(`ddim η = 0 on ${file}, seed ${seed}: moments converge at order 1 to the PF-ODE's and match the mixture`, async () => {
       const model = await GmmModel.load(fixture(file), VP);
-      const xT = latents(VP, seed, n, model.D);
+      const xT = priorLatents(VP, seed, n, model.D);
       const ode = await pfOdeSample((x, t) => model.score(x, t), VP, xT, [VP.T, VP.tMinSampling], {
         method: "dopri5",
         rtol: 1e-6,
@@ -158,7 +146,7 @@ for (const [file, n] of [["mix2d.json", 400], ["mix10d.json", 200]] as const) {
   Deno.test(`ddim η = 1 on ${file}: 40 ancestral steps match the mixture's moments, 5 do not`, async () => {
     const model = await GmmModel.load(fixture(file), VP);
     for (const seed of [1, 2]) {
-      const xT = latents(VP, seed, n, model.D);
+      const xT = priorLatents(VP, seed, n, model.D);
       const coarse = await run(model, xT, 5, 1, seed), fine = await run(model, xT, 40, 1, seed);
       const [ec, ef] = [momentError(model, coarse, n), momentError(model, fine, n)];
       console.log(
@@ -181,7 +169,7 @@ Deno.test("ddim on sub-VP, VE and VDM: η = 0 and η = 1 match the mixture's mom
   for (const kind of ["subvp", "ve", "vdm"] as SdeKind[]) {
     const sde = makeSde(kind), n = 400;
     const model = await GmmModel.load(fixture("mix2d.json"), sde);
-    const xT = latents(sde, 3, n, 2);
+    const xT = priorLatents(sde, 3, n, 2);
     for (const eta of [0, 1]) {
       assertMoments(
         await run(model, xT, 40, eta, 3),
@@ -202,7 +190,7 @@ Deno.test("ddim η = 0: tracked log p converges at order 1 to the exact log p_{t
   const n = 32;
   for (const file of ["mix2d.json", "mix10d.json"]) {
     const model = await GmmModel.load(fixture(file), VP);
-    const xT = latents(VP, 5, n, model.D);
+    const xT = priorLatents(VP, 5, n, model.D);
     const initial = model.logp(xT, full(be, [n], VP.T, "f64"));
     const errors = async (steps: number) => {
       const r = ddim(
@@ -253,7 +241,7 @@ eachBackend("ddim: exact-score samples match mix2d's moments; η = 0 tracks log 
   const n = 400, grid = uniformTimeGrid(VP.T, VP.tMinSampling, 40);
   const score = (x: Tensor, t: Tensor) => model.score(x, t);
   const tracked = async (backend: Backend, dtype: DType) => {
-    const xT = latents(VP, 7, n, 2, backend, dtype);
+    const xT = priorLatents(VP, 7, n, 2, backend, dtype);
     const initial = model.logp(xT, full(backend, [n], VP.T, dtype));
     const r = ddim(score, VP, xT, grid, Rng.fromSeed(7), {
       eta: 0,
@@ -264,7 +252,7 @@ eachBackend("ddim: exact-score samples match mix2d's moments; η = 0 tracks log 
     return out;
   };
   const [got, ref] = [await tracked(k.backend, k.dtype), await tracked(be, "f64")];
-  const xT = latents(VP, 7, n, 2, k.backend, k.dtype);
+  const xT = priorLatents(VP, 7, n, 2, k.backend, k.dtype);
   const anc = ddim(score, VP, xT, grid, Rng.fromSeed(7).derive("noise"), { eta: 1 });
   assertMoments(got.x, n, model.meanHost(), model.covarianceHost(), `${k.name} η = 0`);
   assertMoments(await anc.x.read(), n, model.meanHost(), model.covarianceHost(), `${k.name} η = 1`);

@@ -15,33 +15,21 @@ import {
   type Backend,
   type DType,
   full,
-  mul,
   referenceBackend,
   Rng,
   type Tensor,
 } from "../../compute/mod.ts";
 import { GmmModel } from "../../data/gmm_model.ts";
 import { makeSde } from "../../sde/processes.ts";
-import type { Sde, SdeKind } from "../../sde/sde.ts";
+import type { SdeKind } from "../../sde/sde.ts";
 import { EDM_RHO, edmHeun, edmLevels } from "../../sample/samplers/edm_heun.ts";
 import { noiseRatio } from "../../sample/samplers/noise_ratio_ode.ts";
 import { pfOdeSample } from "../../sample/samplers/ode.ts";
 import { fixture } from "../data/gmm_oracle.ts";
-import { assertMoments, momentError, moments } from "../data/sample_moments.ts";
+import { assertMoments, momentError, moments, priorLatents } from "../data/sample_moments.ts";
 
 const be = referenceBackend();
 const VP = makeSde("vp");
-
-function latents(
-  sde: Sde,
-  seed: number,
-  n: number,
-  D: number,
-  backend: Backend = be,
-  dtype: DType = "f64",
-): Tensor {
-  return mul(Rng.fromSeed(seed).derive("prior").normal(backend, [n, D], dtype), sde.priorStd);
-}
 
 /** EDM samples from `xT` with `steps` levels, read back. */
 async function run(model: GmmModel, xT: Tensor, steps: number) {
@@ -101,7 +89,7 @@ for (const [file, n] of [["mix2d.json", 400], ["mix10d.json", 200]] as const) {
   for (const seed of [1, 2]) {
     Deno.test(`edm on ${file}, seed ${seed}: moments converge at order 2 to the PF-ODE's and match the mixture`, async () => {
       const model = await GmmModel.load(fixture(file), VP);
-      const xT = latents(VP, seed, n, model.D);
+      const xT = priorLatents(VP, seed, n, model.D);
       const ode = await pfOdeSample((x, t) => model.score(x, t), VP, xT, [VP.T, VP.tMinSampling], {
         method: "dopri5",
         rtol: 1e-6,
@@ -135,7 +123,7 @@ Deno.test("edm on sub-VP, VE and VDM: 18 steps match the mixture's moments", asy
   for (const kind of ["subvp", "ve", "vdm"] as SdeKind[]) {
     const sde = makeSde(kind), n = 400;
     const model = await GmmModel.load(fixture("mix2d.json"), sde);
-    const xT = latents(sde, 3, n, 2);
+    const xT = priorLatents(sde, 3, n, 2);
     assertMoments(await run(model, xT, 18), n, model.meanHost(), model.covarianceHost(), kind);
     xT.dispose();
   }
@@ -148,7 +136,7 @@ Deno.test("edm with churn: the moments still match; S_churn = 0 is the determini
   const n = 400;
   for (const file of ["mix2d.json", "mix2r.json"]) {
     const model = await GmmModel.load(fixture(file), VP);
-    const xT = latents(VP, 9, n, 2);
+    const xT = priorLatents(VP, 9, n, 2);
     const levels = edmLevels(VP, VP.T, VP.tMinSampling, 18);
     const score = (x: Tensor, t: Tensor) => model.score(x, t);
     const rng = Rng.fromSeed(9).derive("churn");
@@ -168,10 +156,11 @@ Deno.test("edm with churn: the moments still match; S_churn = 0 is the determini
     sTmin: 0,
     sTmax: Infinity,
     sNoise: 1,
-    noise: () => latents(VP, 1, 2, 2),
+    noise: () => priorLatents(VP, 1, 2, 2),
   };
   assert.throws(
-    () => edmHeun((x) => x, VP, latents(VP, 1, 2, 2), edmLevels(VP, 1, 0.01, 3), { logp, churn }),
+    () =>
+      edmHeun((x) => x, VP, priorLatents(VP, 1, 2, 2), edmLevels(VP, 1, 0.01, 3), { logp, churn }),
     /tracked only without churn/,
   );
 });
@@ -183,7 +172,7 @@ Deno.test("edm: tracked log p converges at order 2 to the exact data log-density
   const n = 32;
   for (const file of ["mix2d.json", "mix10d.json"]) {
     const model = await GmmModel.load(fixture(file), VP);
-    const xT = latents(VP, 5, n, model.D);
+    const xT = priorLatents(VP, 5, n, model.D);
     const initial = model.logp(xT, full(be, [n], VP.T, "f64"));
     const meanError = async (steps: number) => {
       const r = edmHeun(
@@ -224,7 +213,7 @@ eachBackend("edm: exact-score samples match mix2d's moments and track log p", as
   const model = await GmmModel.load(fixture("mix2d.json"), VP);
   const n = 400, levels = edmLevels(VP, VP.T, VP.tMinSampling, 18);
   const tracked = async (backend: Backend, dtype: DType) => {
-    const xT = latents(VP, 7, n, 2, backend, dtype);
+    const xT = priorLatents(VP, 7, n, 2, backend, dtype);
     const initial = model.logp(xT, full(backend, [n], VP.T, dtype));
     const r = edmHeun((x, t) => model.score(x, t), VP, xT, levels, {
       logp: { initial, divergence: { method: "exact" } },

@@ -47,6 +47,7 @@ export const optionKeys = {
   boundSamples: true,
   batch: true,
   perExample: true,
+  labels: true,
   shard: true,
   out: true,
 } as const satisfies OptionKeys<EvalFlags>;
@@ -128,6 +129,10 @@ export function register(cmd: Command): void {
       )
       .option("--batch <n>", "examples per device batch", positiveInt("--batch"), 64)
       .option("--per-example", "list every example's NLL and NFE")
+      .option(
+        "--labels",
+        "class-conditional model, labelled data (a labelled gmm: file or an image set): each example under its own label, −log p(x | y); not with --class, --cfg or --bound",
+      )
       .option("--shard <i/n>", "evaluate shard i of n (0-based) and write it with --out")
       .option("--out <file>", "where a shard writes its partial result (JSON)"),
     "print one JSON document on stdout",
@@ -140,6 +145,7 @@ Examples:
   deno task eval-nll --model gmm:fixtures/mix10d.json --data points:my_points.npy --probes 4 --bound --json
   deno task eval-nll --model gmm:m.json --data gmm:m.json --shard 0/4 --out part0.json
   deno task eval-nll merge part0.json part1.json part2.json part3.json
+  deno task eval-nll --model gmm:fixtures/mix2l.json --data gmm:fixtures/mix2l.json --prior exact --labels --per-example --json
   deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --split test --limit 64 --dequant truncated-normal
   deno task eval-nll --ckpt runs/mnist/ckpt.safetensors --data mnist --limit 64 --dequant variational --dequantizer q.safetensors
   deno task eval-nll --ckpt runs/lm/ckpt.safetensors --data gmm:fixtures/mix2c.json --limit 200 --bound lm --steps 200`,

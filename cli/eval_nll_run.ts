@@ -7,7 +7,8 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { computeRecord, pinKernelsForEvaluation } from "../compute/batch_invariance.ts";
 import type { DiffusionModel } from "../sde/model.ts";
 import { resolveData } from "../eval/resolve.ts";
-import { evaluateNll } from "../eval/nll.ts";
+import { evaluateNll, evaluateNllByLabel } from "../eval/nll.ts";
+import { mayCarryLabels, resolveLabels } from "../eval/labelled_data.ts";
 import { scoreFlowBound } from "../eval/bound.ts";
 import {
   type BoundExample,
@@ -49,6 +50,8 @@ export interface EvalFlags extends RuntimeOptions, ModelOptions, ClassOptions {
   steps?: number;
   batch: number;
   perExample?: boolean;
+  /** each example under its own label: −log p(x_i | y_i) */
+  labels?: boolean;
   shard?: string;
   out?: string;
 }
@@ -97,6 +100,25 @@ function checkFlags(f: EvalFlags): void {
       "--bound dequantises with uniform or truncated-normal draws; drop it with --dequant variational",
     );
   }
+  if (f.labels) {
+    const clash = f.class !== undefined
+      ? "--class (one class for every example)"
+      : f.cfg !== undefined || f.cfgGamma !== undefined
+      ? "--cfg/--cfg-gamma (guidance is not a likelihood under the example's label)"
+      : f.bound
+      ? "--bound (the bound is of the unconditional model)"
+      : null;
+    if (clash) {
+      throw new UsageError(
+        `--labels evaluates each example under its own label; it conflicts with ${clash}`,
+      );
+    }
+    if (!mayCarryLabels(f.data)) {
+      throw new UsageError(
+        `--labels needs labelled data: --data ${f.data} has no labels (give a labelled gmm: file, mnist, fashion-mnist, cifar10 or imagenet32)`,
+      );
+    }
+  }
   if (f.bound === "lm" && f.shard) {
     throw new UsageError(
       "--bound lm draws its paths per batch; it does not split into --shard parts",
@@ -124,14 +146,23 @@ export async function runEval(f: EvalFlags): Promise<void> {
       `--bound lm needs a covariance head: ${model.description} was not trained with --objective lm`,
     );
   }
+  if (f.labels && (!model.withLabel || model.classes === undefined)) {
+    throw new UsageError(
+      `--labels needs a class-conditional model; ${model.description} is not (train with --label-dropout, or give a gmm: file with "classes")`,
+    );
+  }
   const rng = Rng.fromSeed(f.seed);
-  const data = await resolveData(f.data!, model, {
+  const dataOptions = {
     limit: f.limit,
     split: f.split && isSplit(f.split) ? f.split : undefined,
     rng: rng.derive("data"),
     backend,
     dtype,
-  });
+  };
+  const data = await resolveData(f.data!, model, dataOptions);
+  const labelled = f.labels ? await resolveLabels(f.data!, model, data.n, dataOptions) : null;
+  if (labelled?.rows) data.values = labelled.rows;
+  if (labelled?.description) data.description = labelled.description;
   const dequantization = f.dequant ?? (data.integerValued ? "uniform" : "none");
   if (data.integerValued && dequantization === "none") {
     throw new UsageError(
@@ -152,7 +183,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const shard = f.shard ? parseShard(f.shard) : { index: 0, count: 1 };
   const [start, end] = shardRange(data.n, shard);
   const D = data.shape.reduce((p, d) => p * d, 1);
-  const settings: EvalSettings = {
+  const settings: EvalSettings & { labels?: true } = {
     model: model.description,
     data: data.description,
     dim: D,
@@ -169,9 +200,22 @@ export async function runEval(f: EvalFlags): Promise<void> {
     seed: f.seed,
     sde: { kind: sde.kind, params: { ...sde.params } },
     n_total: data.n,
+    ...(labelled && { labels: true as const }),
   };
   const values = data.values.subarray(start * D, end * D);
-  const evaluate = dequantizer ? variationalEvaluator(dequantizer) : evaluateNll;
+  const evaluateRows = dequantizer ? variationalEvaluator(dequantizer) : evaluateNll;
+  // --labels: each label's rows under the model conditioned on it, keyed by global index
+  const evaluate: typeof evaluateNll = labelled
+    ? (m, rows, o, p) =>
+      evaluateNllByLabel(
+        evaluateRows,
+        (label) => m.withLabel!(label),
+        labelled.labels.subarray(start, end),
+        rows,
+        o,
+        p,
+      )
+    : evaluateRows;
   const examples = await evaluate(model, {
     values,
     n: end - start,
@@ -260,6 +304,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
       index: e.index,
       nll_nats: e.nll,
       nfe: e.nfe,
+      ...(e.label !== undefined && { label: e.label }),
       ...(bound && { bound_nats: bound.examples[i].nll, bound_stderr: bound.examples[i].stderr }),
     }));
   }

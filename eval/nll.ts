@@ -7,10 +7,12 @@
 
 import {
   type Backend,
+  concat,
   type DType,
   noGrad,
   type Rng,
   sizeOf,
+  slice,
   type Tensor,
   tensor,
 } from "../compute/mod.ts";
@@ -45,6 +47,8 @@ export interface NllOptions {
 
 export interface ExampleResult {
   index: number;
+  /** the class it was evaluated under (`eval-nll --labels`), −log p(x | label) */
+  label?: number;
   /** −log p (continuous data) or −log P(k) bound (dequantised), nats */
   nll: number;
   nfe: number;
@@ -59,7 +63,7 @@ export function logMeanExp(v: readonly number[]): number {
 
 export async function evaluateNll(
   model: DiffusionModel,
-  data: { values: Float64Array; n: number; quantization: Quantization | null },
+  data: IndexedRows,
   o: NllOptions,
   progress?: Progress,
 ): Promise<ExampleResult[]> {
@@ -68,7 +72,13 @@ export async function evaluateNll(
   const results: ExampleResult[] = [];
   for (let start = 0; start < data.n; start += o.batch) {
     const nb = Math.min(o.batch, data.n - start);
-    const first = o.firstIndex + start;
+    const first = data.indices ? data.indices[start] : o.firstIndex + start;
+    const ids = Array.from(
+      { length: nb },
+      (_, i) => data.indices ? data.indices[start + i] : first + i,
+    );
+    // runs of consecutive global indices: one (the whole batch) unless `data.indices` skip some
+    const runs = consecutiveRuns(ids);
     const k = tensor(o.backend, data.values.subarray(start * D, (start + nb) * D), [
       nb,
       ...model.shape,
@@ -80,18 +90,22 @@ export async function evaluateNll(
     for (let j = 0; j < o.dequantSamples; j++) {
       const sum = new Float64Array(nb);
       for (let p = 0; p < o.probes; p++) {
-        const stream = o.rng.derive("dequant").derive(j).at(first * D);
-        const { x, logq, logVolume } = noGrad(() =>
-          o.draw
-            ? o.draw(k, stream)
-            : dequantize(o.dequantization, k, data.quantization, sde, o.tMin, stream)
-        );
-        const probeRng = o.rng.derive("probe").derive(j * o.probes + p).at(first * D);
-        const probe = o.divergence === "exact"
-          ? null
-          : o.probe === "gaussian"
-          ? probeRng.normal(k.backend, k.shape, k.dtype)
-          : probeRng.rademacher(k.backend, k.shape, k.dtype);
+        const { x, logq, logVolume } = keyedRows(runs, k, (kr, at) => {
+          const stream = o.rng.derive("dequant").derive(j).at(at * D);
+          return noGrad(() =>
+            o.draw
+              ? o.draw(kr, stream)
+              : dequantize(o.dequantization, kr, data.quantization, sde, o.tMin, stream)
+          );
+        });
+        const probeRng = o.rng.derive("probe").derive(j * o.probes + p);
+        const probe = o.divergence === "exact" ? null : keyedRows(runs, k, (kr, at) => {
+          const r = probeRng.at(at * D);
+          const x = o.probe === "gaussian"
+            ? r.normal(kr.backend, kr.shape, kr.dtype)
+            : r.rademacher(kr.backend, kr.shape, kr.dtype);
+          return { x, logq: null, logVolume: 0 };
+        }).x;
         const r = await pfOdeLogLikelihood((y, t) => model.score(y, t), sde, x, {
           tMin: o.tMin,
           tMax: sde.T,
@@ -111,9 +125,104 @@ export async function evaluateNll(
     }
     k.dispose();
     for (let i = 0; i < nb; i++) {
-      results.push({ index: first + i, nll: -logMeanExp(logTerms[i]), nfe: nfe[i] });
+      results.push({ index: ids[i], nll: -logMeanExp(logTerms[i]), nfe: nfe[i] });
     }
     progress?.update(start + nb);
   }
   return results;
+}
+
+/** Rows of `evaluateNll`; `indices` (ascending) are their global indices, else `firstIndex + i`. */
+export interface IndexedRows {
+  values: Float64Array;
+  n: number;
+  quantization: Quantization | null;
+  indices?: readonly number[];
+}
+
+/** `count` consecutive global indices from `first`, at position `from` of a batch. */
+interface Run {
+  from: number;
+  count: number;
+  first: number;
+}
+
+/** Maximal runs of consecutive indices in `ids`. */
+function consecutiveRuns(ids: readonly number[]): Run[] {
+  const runs: Run[] = [];
+  ids.forEach((id, i) => {
+    const last = runs[runs.length - 1];
+    if (last && last.first + last.count === id) last.count++;
+    else runs.push({ from: i, count: 1, first: id });
+  });
+  return runs;
+}
+
+/**
+ * A batch's draws keyed by global index: `draw(k, first)` once for one run (the batch itself),
+ * else once per run of consecutive indices on those rows, joined — the same numbers each
+ * example gets when evaluated among its neighbours.
+ */
+function keyedRows(
+  runs: Run[],
+  k: Tensor,
+  draw: (rows: Tensor, first: number) => DequantizedBatch,
+): DequantizedBatch {
+  if (runs.length === 1) return draw(k, runs[0].first);
+  const parts = runs.map((r) => {
+    const rows = slice(k, [r.from, ...k.shape.slice(1).map(() => 0)], [
+      r.from + r.count,
+      ...k.shape.slice(1),
+    ]);
+    return { rows, d: draw(rows, r.first) };
+  });
+  const x = concat(parts.map((p) => p.d.x), 0);
+  const logq = parts[0].d.logq ? concat(parts.map((p) => p.d.logq!), 0) : null;
+  for (const { rows, d } of parts) {
+    for (const t of [d.x, d.logq]) if (t && t !== rows) t.dispose();
+    rows.dispose();
+  }
+  return { x, logq, logVolume: parts[0].d.logVolume };
+}
+
+/**
+ * `evaluateNll` of each example under its own label, −log p(x_i | y_i): the rows of one label
+ * go through `evaluate` together with `modelFor(label)`, keyed by their global indices, so each
+ * result equals evaluating the data with `--class y_i`, whatever the batch or shard; results
+ * come back in index order.
+ */
+export async function evaluateNllByLabel(
+  evaluate: (
+    model: DiffusionModel,
+    data: IndexedRows,
+    o: NllOptions,
+    progress?: Progress,
+  ) => Promise<ExampleResult[]>,
+  modelFor: (label: number) => DiffusionModel,
+  labels: Int32Array,
+  data: IndexedRows,
+  o: NllOptions,
+  progress?: Progress,
+): Promise<ExampleResult[]> {
+  const D = data.n > 0 ? data.values.length / data.n : 0;
+  const byLabel = new Map<number, number[]>();
+  labels.forEach((label, i) => byLabel.get(label)?.push(i) ?? byLabel.set(label, [i]));
+  const results: ExampleResult[] = [];
+  for (const label of [...byLabel.keys()].sort((a, b) => a - b)) {
+    const at = byLabel.get(label)!;
+    const values = new Float64Array(at.length * D);
+    at.forEach((i, j) => values.set(data.values.subarray(i * D, (i + 1) * D), j * D));
+    const indices = at.map((i) => data.indices ? data.indices[i] : o.firstIndex + i);
+    const done = results.length;
+    // progress counts every label's rows: this group's start at the rows done before it
+    const offset = progress && ({ update: (n: number) => progress.update(done + n) } as Progress);
+    const rows = await evaluate(
+      modelFor(label),
+      { values, n: at.length, quantization: data.quantization, indices },
+      o,
+      offset,
+    );
+    for (const r of rows) results.push({ ...r, label });
+  }
+  return results.sort((a, b) => a.index - b.index);
 }

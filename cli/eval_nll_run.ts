@@ -160,7 +160,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
     dtype,
   };
   const data = await resolveData(f.data!, model, dataOptions);
-  const labelled = f.labels ? await resolveLabels(f.data!, model, data.n, dataOptions) : null;
+  const labelled = f.labels ? await resolveLabels(f.data!, model, data, dataOptions) : null;
   if (labelled?.rows) data.values = labelled.rows;
   if (labelled?.description) data.description = labelled.description;
   const dequantization = f.dequant ?? (data.integerValued ? "uniform" : "none");

@@ -10,23 +10,23 @@ import { UsageError } from "../io/errors.ts";
 import { loadGmmSpec } from "../data/gmm_spec.ts";
 import { GmmModel } from "../data/gmm_model.ts";
 import { sampleLabelled } from "../data/gmm_classes.ts";
-import { isImageSpec, loadImageSpec, type Split } from "../data/image_set.ts";
+import { isImageSpec } from "../data/image_set.ts";
 import type { DiffusionModel } from "../sde/model.ts";
-import { GMM_DATA_DEFAULT_N } from "./resolve.ts";
+import { type EvalData, GMM_DATA_DEFAULT_N } from "./resolve.ts";
 
 /** Whether `spec` may carry labels (an image set or a `gmm:` file), before reading it. */
 export const mayCarryLabels = (spec: string) => isImageSpec(spec) || spec.startsWith("gmm:");
 
 /**
  * For a labelled `gmm:` spec: its labelled draws (rows replace resolveData's); for an image
- * set: its labels (rows as resolveData read them). Throws a UsageError naming the spec when
+ * set: the labels resolveData read with its images. Throws a UsageError naming the spec when
  * the data have no labels, or labels the model has no class for.
  */
 export async function resolveLabels(
   spec: string,
   model: DiffusionModel,
-  n: number,
-  o: { split?: Split; rng: Rng; backend: Backend; dtype: DType; limit?: number },
+  data: EvalData,
+  o: { rng: Rng; backend: Backend; dtype: DType; limit?: number },
 ): Promise<{ labels: Int32Array; rows?: Float64Array; description?: string }> {
   const unlabelled = (why: string) =>
     new UsageError(
@@ -34,9 +34,8 @@ export async function resolveLabels(
     );
   let out: { labels: Int32Array; rows?: Float64Array; description?: string };
   if (isImageSpec(spec)) {
-    const set = await loadImageSpec(spec, o.split ?? "test", { limit: o.limit });
-    if (!set.labels) throw unlabelled("has no labels");
-    out = { labels: set.labels.slice(0, n) };
+    if (!data.labels) throw unlabelled("has no labels");
+    out = { labels: data.labels };
   } else if (spec.startsWith("gmm:")) {
     const path = spec.slice(4);
     const source = new GmmModel(await loadGmmSpec(path), model.sde);

@@ -18,6 +18,8 @@ export interface EvalData {
   /** declared discrete (images, an integer .npy, `points:FILE,discrete`): integer levels */
   integerValued: boolean;
   description: string;
+  /** the examples' class labels, where the data carry them (image sets with labels) */
+  labels?: Int32Array;
 }
 
 /** Default number of examples drawn from a `gmm:` data spec. */
@@ -93,5 +95,6 @@ async function imageData(spec: string, split: Split, limit?: number): Promise<Ev
     quantization: { ...EIGHT_BIT_SYMMETRIC, bits: set.bits, a: 2 / 2 ** set.bits },
     integerValued: true,
     description: `${set.description}, ${split} split (${n} images)`,
+    ...(set.labels ? { labels: Int32Array.from(set.labels.subarray(0, n)) } : {}),
   };
 }

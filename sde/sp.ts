@@ -12,13 +12,7 @@
 import { add, mul, type Rng, sigmoid, square, type Tensor } from "../compute/mod.ts";
 import { hostAlphaSigma, hostDriftDiffusion } from "./host_times.ts";
 import type { Sde } from "./sde.ts";
-
-/** sigmoid(x) = 1/(1 + e^{−x}) in the branch that never forms 1 − (something near 1). */
-function sigmoidHost(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
+import { sigmoidHost } from "./special.ts";
 
 export class SpSde implements Sde {
   readonly kind = "sp";

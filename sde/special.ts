@@ -331,3 +331,10 @@ export function chiQuantile(D: number, q: number): number {
   }
   return x;
 }
+
+/** sigmoid(x) = 1/(1 + e^{−x}) in the branch that never forms 1 − (something near 1). */
+export function sigmoidHost(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}

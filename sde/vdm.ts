@@ -8,19 +8,13 @@
 import { add, mul, sigmoid, sqrt, type Tensor } from "../compute/mod.ts";
 import { hostAlphaSigma, hostDriftDiffusion } from "./host_times.ts";
 import type { Sde } from "./sde.ts";
+import { sigmoidHost } from "./special.ts";
 
 /**
  * i-DODE starts the uniform-dequantisation likelihood at γ = −11.8 rather than at γmin = −13.3
  * (docs/MATH.md §1, §7: σ0 = 2.7394e-3); the truncated-normal one starts at γmin itself.
  */
 export const VDM_UNIFORM_DEQUANT_GAMMA0 = -11.8;
-
-/** sigmoid(x) = 1/(1 + e^{−x}) in the branch that never forms 1 − (something near 1). */
-function sigmoidHost(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
 
 export class VdmSde implements Sde {
   readonly kind = "vdm";
